@@ -1,0 +1,165 @@
+"""`prefect-compose [GLOBAL] COMMAND [ARGS]`, as `docker compose` users expect.
+
+A thin shell: it parses arguments, loads and compiles, and hands over. Prefect and Docker are
+imported only by the commands that need them, so `plan` stays fast and engine-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import ComposeError, InputError
+
+COMMANDS = ("plan", "up", "down", "ps", "logs", "run", "exec", "server")
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d = argparse.SUPPRESS if suppress else None
+    parser.add_argument("-f", "--file", action="append", dest="files",
+                        default=d if suppress else [], metavar="PATH",
+                        help="compose file (repeatable; later files override earlier ones)")
+    parser.add_argument("-p", "--project-name", default=d, metavar="NAME",
+                        help="project name (default: top-level `name:`, else the directory)")
+    parser.add_argument("--project-directory", default=d, metavar="DIR",
+                        help="project directory (default: the first file's directory)")
+    parser.add_argument("--env-file", action="append", dest="env_files",
+                        default=d if suppress else [], metavar="PATH",
+                        help="env file for interpolation (default: .env beside the first file)")
+    parser.add_argument("--profile", action="append", dest="profiles",
+                        default=d if suppress else [], metavar="NAME",
+                        help="enable services of this profile (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prefect-compose",
+        description="Compile a Docker Compose file into a Prefect flow and run it on Docker.")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _global_options(p, suppress=True)
+        return p
+
+    p = add("plan", "validate the project and print the compiled plan (touches no engine)")
+    p.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
+    p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
+
+    p = add("up", "deploy the project as one Prefect flow run")
+    p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--force-recreate", action="store_true",
+                   help="recreate long-running containers even if unchanged")
+    g.add_argument("--no-recreate", action="store_true",
+                   help="never recreate existing long-running containers")
+
+    p = add("down", "remove the project's containers and networks")
+    p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")
+
+    add("ps", "list the project's containers")
+
+    p = add("logs", "print the project's container logs")
+    p.add_argument("services", nargs="*", metavar="SERVICE")
+
+    p = add("run", "run a command in a new throwaway container of a service")
+    p.add_argument("--timeout", metavar="D", help="stop the command after D (exit 124)")
+    p.add_argument("-e", dest="env", action="append", default=[], metavar="K=V")
+    p.add_argument("--no-deps", action="store_true", help="do not start dependencies")
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+
+    p = add("exec", "run a command in a service's running container")
+    p.add_argument("-e", dest="env", action="append", default=[], metavar="K=V")
+    p.add_argument("-w", "--workdir", metavar="DIR")
+    p.add_argument("-u", "--user", metavar="USER")
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+
+    p = sub.add_parser("server", help="manage the kept local Prefect server",
+                       description="start, stop or show the local Prefect server every "
+                                   "command uses when it is up")
+    p.add_argument("action", choices=("start", "stop", "status"))
+    p.add_argument("--port", type=int, default=4200)
+    return parser
+
+
+def load_and_compile(args: argparse.Namespace):
+    """Load the project named by the global options and compile it (no engine touched)."""
+    from .loader import load_project
+    from .plan import compile_plan
+    from .units import parse_duration
+
+    project = load_project(args.files or None, project_dir=args.project_directory,
+                           project_name=args.project_name, env_files=args.env_files or None,
+                           profiles=args.profiles)
+    job_timeout = None
+    if getattr(args, "job_timeout", None):
+        try:
+            job_timeout = parse_duration(args.job_timeout)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--job-timeout") from None
+    return project, compile_plan(project, job_timeout_s=job_timeout)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .render import plan_json, plan_mermaid, plan_text
+
+    _, plan = load_and_compile(args)
+    if args.format != "json":
+        for w in plan.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    render = {"text": plan_text, "json": plan_json, "mermaid": plan_mermaid}[args.format]
+    out = render(plan)
+    if args.format == "text":  # warnings went to stderr already
+        out = "\n".join(line for line in out.splitlines() if not line.startswith("warning "))
+    print(out)
+    return 0
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    from . import server
+
+    return server.main([args.action, "--port", str(args.port)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
+        return int(exc.code or 0)
+    if args.command in ("run", "exec") and args.cmd and args.cmd[0] == "--":
+        args.cmd = args.cmd[1:]
+    try:
+        if args.command == "plan":
+            return _cmd_plan(args)
+        if args.command == "server":
+            return _cmd_server(args)
+        from . import commands
+
+        return commands.dispatch(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except ComposeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `prefect-compose plan | head`
+        sys.stderr.close()
+        return 0
+
+
+def entrypoint() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

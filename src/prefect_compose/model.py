@@ -1,0 +1,176 @@
+"""Frozen pydantic models of the Compose subset a deployment uses, in canonical form.
+
+Shorthand has already been made long by the loader (``normalize``): environment is a dict,
+command an argv tuple, depends_on a mapping of ``Dependency``, durations are seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
+CONDITIONS: tuple[str, ...] = ("service_started", "service_healthy",
+                               "service_completed_successfully")
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Dependency(_Frozen):
+    condition: Condition = "service_started"
+    required: bool = True
+    restart: bool = False
+    short_form: bool = False  # `depends_on: [x]`: on a job it means completed successfully
+
+
+class Healthcheck(_Frozen):
+    test: tuple[str, ...] | None = None  # None: inherit the image's HEALTHCHECK
+    interval_s: float = 30.0
+    timeout_s: float = 30.0
+    retries: int = 3
+    start_period_s: float = 0.0
+    start_interval_s: float = 5.0
+    disable: bool = False
+
+
+class Build(_Frozen):
+    context: str  # absolute path (or a URL, which we do not build)
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    args: dict[str, str | None] = Field(default_factory=dict)
+    target: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Port(_Frozen):
+    target: int
+    published: str | None = None
+    host_ip: str | None = None
+    protocol: str = "tcp"
+
+
+class Mount(_Frozen):
+    type: Literal["volume", "bind", "tmpfs", "npipe", "cluster", "image"]
+    source: str | None = None  # a volume key (not its engine name) or an absolute host path
+    target: str
+    read_only: bool = False
+
+
+class ServiceNetwork(_Frozen):
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    priority: int = 0
+
+
+class Hook(_Frozen):
+    """A pre_start entry: runs to completion before the service starts."""
+    command: tuple[str, ...]
+    image: str | None = None  # defaults to the service's image
+    environment: dict[str, str | None] = Field(default_factory=dict)
+    user: str | None = None
+    working_dir: str | None = None
+    privileged: bool = False
+
+
+class FileMount(_Frozen):
+    """A secret or config granted to a service, resolved to a host file or inline content."""
+    source: str
+    target: str
+    file: str | None = None
+    content: str | None = None
+    environment: str | None = None
+    mode: int | None = None
+
+
+class XPrefect(_Frozen):
+    timeout_s: float | None = None
+    retries: int = 0
+    retry_delay_s: float = 10.0
+    healthy_timeout_s: float | None = None
+
+
+class Service(_Frozen):
+    name: str
+    source_file: str = ""
+    image: str | None = None
+    build: Build | None = None
+    provider: dict[str, Any] | None = None
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    environment: dict[str, str | None] = Field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    container_name: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    ports: tuple[Port, ...] = ()
+    expose: tuple[str, ...] = ()
+    volumes: tuple[Mount, ...] = ()
+    networks: dict[str, ServiceNetwork] = Field(default_factory=dict)
+    network_mode: str | None = None
+    healthcheck: Healthcheck | None = None
+    depends_on: dict[str, Dependency] = Field(default_factory=dict)
+    restart: str | None = None
+    pre_start: tuple[Hook, ...] = ()
+    stop_signal: str | None = None
+    stop_grace_period_s: float = 10.0
+    cpus: float | None = None
+    mem_limit: int | None = None  # bytes
+    profiles: tuple[str, ...] = ()
+    platform: str | None = None
+    pull_policy: str | None = None
+    secrets: tuple[FileMount, ...] = ()
+    configs: tuple[FileMount, ...] = ()
+    init: bool | None = None
+    tty: bool = False
+    stdin_open: bool = False
+    scale: int = 1
+    # keys passed to the engine as they are (cap_add, extra_hosts, tmpfs, ...)
+    engine_options: dict[str, Any] = Field(default_factory=dict)
+    x_prefect: XPrefect = XPrefect()
+
+    @property
+    def is_provider(self) -> bool:
+        return self.provider is not None
+
+
+class Network(_Frozen):
+    name: str  # the engine name (PROJECT_key unless name: or external)
+    external: bool = False
+    driver: str | None = None
+    internal: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+
+
+class Volume(_Frozen):
+    name: str
+    external: bool = False
+    driver: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+
+
+class ProjectXPrefect(_Frozen):
+    job_timeout_s: float | None = None
+    concurrency: int | None = None
+
+
+class Project(_Frozen):
+    name: str
+    working_dir: str
+    files: tuple[str, ...]
+    services: dict[str, Service]
+    networks: dict[str, Network] = Field(default_factory=dict)
+    volumes: dict[str, Volume] = Field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    x_prefect: ProjectXPrefect = ProjectXPrefect()
+    warnings: tuple[str, ...] = ()
+    # services switched off by profiles (Compose lists them with `config --profile`)
+    disabled_services: tuple[str, ...] = ()

@@ -1,0 +1,267 @@
+"""The compiler: a ``Project`` -> an immutable, JSON-serialisable ``Plan``, a DAG of steps.
+
+Deciding is separate from doing: the plan says which services are jobs, what each step waits
+for (with the *effective* condition), each step's timeout, and which images get built. The
+runtime carries no decision logic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import InputError
+from .model import Project, Service
+
+DEFAULT_JOB_TIMEOUT_S = 300.0
+StepKind = Literal["job", "pre_start", "start", "health", "provider"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Edge(_Frozen):
+    """An upstream step this step waits for, and how."""
+    step: str
+    service: str
+    condition: str  # service_started | service_healthy | service_completed_successfully
+    required: bool = True
+
+
+class Step(_Frozen):
+    id: str
+    service: str
+    kind: StepKind
+    upstream: tuple[Edge, ...] = ()
+    timeout_s: float | None = None
+    hook_index: int | None = None
+
+
+class BuildSpec(_Frozen):
+    context: str
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
+    args: dict[str, str | None] = {}
+    target: str | None = None
+    tags: tuple[str, ...]
+    services: tuple[str, ...]
+
+
+class ServicePlan(_Frozen):
+    name: str
+    kind: Literal["job", "service", "provider"]
+    image: str | None
+    depends_on: dict[str, str]  # effective conditions
+    timeout_s: float | None
+    healthy_timeout_s: float | None
+    retries: int
+    retry_delay_s: float
+    config_hash: str
+    steps: tuple[str, ...]
+
+
+class Plan(_Frozen):
+    project: str
+    working_dir: str
+    files: tuple[str, ...]
+    services: tuple[ServicePlan, ...]
+    steps: tuple[Step, ...]  # in a deterministic topological order
+    builds: tuple[BuildSpec, ...]
+    networks: tuple[str, ...]
+    volumes: tuple[str, ...]
+    concurrency: int | None
+    warnings: tuple[str, ...]
+
+    def service(self, name: str) -> ServicePlan:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def is_job(svc: Service, completion_targets: set[str]) -> bool:
+    return svc.restart == "no" or svc.name in completion_targets
+
+
+def image_of(project: Project, svc: Service) -> str | None:
+    """The image a service runs: its `image:`, else the tag Compose gives a build."""
+    if svc.image:
+        return svc.image
+    if svc.build:
+        return f"{project.name}-{svc.name}"
+    return None
+
+
+def config_hash(svc: Service) -> str:
+    """What decides "changed": the container-relevant configuration, not the orchestration."""
+    data = svc.model_dump(mode="json", exclude={
+        "depends_on", "profiles", "x_prefect", "source_file", "scale", "pull_policy",
+        "pre_start"})
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def derived_healthy_timeout(svc: Service) -> float:
+    """How long the healthcheck itself may take to give up, plus a margin: never unbounded."""
+    hc = svc.healthcheck
+    if hc is None or hc.test is None:
+        from .model import Healthcheck
+        hc = Healthcheck()  # the image's own healthcheck: assume Compose's defaults
+    budget = hc.start_period_s + (hc.interval_s + hc.timeout_s) * (hc.retries + 1)
+    return round(budget + 10.0, 3)
+
+
+def _check_cycles(project: Project) -> None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        path.append(name)
+        for dep in sorted(project.services[name].depends_on):
+            if state.get(dep) == 1:
+                cycle = path[path.index(dep):] + [dep]
+                svc = project.services[name]
+                raise InputError("dependency cycle detected: " + " -> ".join(cycle),
+                                 file=svc.source_file, path=f"services.{name}.depends_on.{dep}")
+            if state.get(dep) is None:
+                visit(dep)
+        path.pop()
+        state[name] = 2
+
+    for name in sorted(project.services):
+        if name not in state:
+            visit(name)
+
+
+def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Plan:
+    """Compile a validated project. Raises InputError for what only the graph can show."""
+    _check_cycles(project)
+    services = project.services
+    completion_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
+                          if d.condition == "service_completed_successfully"}
+    jobs = {n for n, s in services.items() if is_job(s, completion_targets)}
+    default_job_timeout = (job_timeout_s if job_timeout_s is not None
+                           else project.x_prefect.job_timeout_s or DEFAULT_JOB_TIMEOUT_S)
+    if default_job_timeout <= 0:
+        raise InputError("the job timeout must be a positive duration")
+
+    healthy_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
+                       if d.condition == "service_healthy"}
+    steps: dict[str, Step] = {}
+    plans: list[ServicePlan] = []
+    for name in sorted(services):
+        svc = services[name]
+        kind = "provider" if svc.is_provider else ("job" if name in jobs else "service")
+        effective: dict[str, str] = {}
+        edges: list[Edge] = []
+        for dep_name in sorted(svc.depends_on):
+            dep = svc.depends_on[dep_name]
+            cond = dep.condition
+            if dep.short_form and dep_name in jobs:
+                cond = "service_completed_successfully"
+            effective[dep_name] = cond
+            target = f"{dep_name}: healthy" if cond == "service_healthy" else dep_name
+            edges.append(Edge(step=target, service=dep_name, condition=cond,
+                              required=dep.required))
+        timeout = None
+        if kind == "job":
+            timeout = svc.x_prefect.timeout_s or default_job_timeout
+        step_ids: list[str] = []
+        upstream = tuple(edges)
+        for i, hook in enumerate(svc.pre_start):
+            sid = f"{name}: pre_start[{i}]"
+            steps[sid] = Step(id=sid, service=name, kind="pre_start", upstream=upstream,
+                              timeout_s=svc.x_prefect.timeout_s or default_job_timeout,
+                              hook_index=i)
+            step_ids.append(sid)
+            upstream = (Edge(step=sid, service=name,
+                             condition="service_completed_successfully"),)
+        main_kind = {"job": "job", "service": "start", "provider": "provider"}[kind]
+        steps[name] = Step(id=name, service=name, kind=main_kind, upstream=upstream,
+                           timeout_s=timeout)
+        step_ids.append(name)
+        healthy_timeout = None
+        if name in healthy_targets:
+            healthy_timeout = svc.x_prefect.healthy_timeout_s or derived_healthy_timeout(svc)
+            if svc.healthcheck is not None and svc.healthcheck.disable:
+                raise InputError(
+                    f'"{name}" has its healthcheck disabled, so service_healthy can never hold',
+                    file=svc.source_file, path=f"services.{name}.healthcheck")
+            sid = f"{name}: healthy"
+            steps[sid] = Step(id=sid, service=name, kind="health",
+                              upstream=(Edge(step=name, service=name,
+                                             condition="service_started"),),
+                              timeout_s=healthy_timeout)
+            step_ids.append(sid)
+        plans.append(ServicePlan(
+            name=name, kind=kind, image=image_of(project, svc), depends_on=effective,
+            timeout_s=timeout, healthy_timeout_s=healthy_timeout,
+            retries=svc.x_prefect.retries if kind == "job" else 0,
+            retry_delay_s=svc.x_prefect.retry_delay_s, config_hash=config_hash(svc),
+            steps=tuple(step_ids)))
+
+    builds: dict[str, dict[str, Any]] = {}
+    for name in sorted(services):
+        svc = services[name]
+        if svc.build is None:
+            continue
+        key = json.dumps([svc.build.context, svc.build.dockerfile, svc.build.dockerfile_inline,
+                          svc.build.args, svc.build.target], sort_keys=True)
+        b = builds.setdefault(key, {"context": svc.build.context,
+                                    "dockerfile": svc.build.dockerfile,
+                                    "dockerfile_inline": svc.build.dockerfile_inline,
+                                    "args": dict(svc.build.args), "target": svc.build.target,
+                                    "tags": [], "services": []})
+        tag = image_of(project, svc)
+        if tag not in b["tags"]:
+            b["tags"].append(tag)
+        b["services"].append(name)
+    used_networks = sorted({project.networks[n].name for s in services.values()
+                            for n in s.networks})
+    used_volumes = sorted({project.volumes[m.source].name for s in services.values()
+                           for m in s.volumes if m.type == "volume" and m.source})
+    return Plan(
+        project=project.name, working_dir=project.working_dir, files=project.files,
+        services=tuple(plans), steps=_topological(steps),
+        builds=tuple(BuildSpec(**{**b, "tags": tuple(b["tags"]),
+                                  "services": tuple(b["services"])}) for b in builds.values()),
+        networks=tuple(used_networks), volumes=tuple(used_volumes),
+        concurrency=project.x_prefect.concurrency, warnings=project.warnings)
+
+
+def _topological(steps: dict[str, Step]) -> tuple[Step, ...]:
+    """Kahn's algorithm, ties broken by name, so the order is the same every time."""
+    import heapq
+
+    indegree = {sid: len(s.upstream) for sid, s in steps.items()}
+    downstream: dict[str, list[str]] = {sid: [] for sid in steps}
+    for sid, s in steps.items():
+        for e in s.upstream:
+            downstream[e.step].append(sid)
+    ready = [sid for sid, n in indegree.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[Step] = []
+    while ready:
+        sid = heapq.heappop(ready)
+        order.append(steps[sid])
+        for nxt in downstream[sid]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                heapq.heappush(ready, nxt)
+    if len(order) != len(steps):  # pragma: no cover - cycles are rejected earlier
+        raise InputError("dependency cycle detected")
+    return tuple(order)

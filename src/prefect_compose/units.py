@@ -1,0 +1,70 @@
+"""Durations (Go syntax, as Compose reads them) and byte sizes."""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object) -> float:
+    """``1m30s`` -> 90.0. A number without a unit is an error (ValueError with the message)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"invalid duration {value!r}: expected a string such as \"30s\"")
+    if isinstance(value, (int, float)):
+        raise ValueError(f'invalid duration "{value}": a number needs a unit, e.g. "{value}s"')
+    text = value.strip()
+    if text in ("0",):
+        return 0.0
+    pos, total = 0, 0.0
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    if not body:
+        raise ValueError(f'invalid duration "{value}"')
+    while pos < len(body):
+        m = _DURATION_PART.match(body, pos)
+        if not m:
+            if re.fullmatch(r"\d+(\.\d*)?", body):
+                raise ValueError(f'invalid duration "{value}": a number needs a unit, '
+                                 f'e.g. "{value}s"')
+            raise ValueError(f'invalid duration "{value}"')
+        total += float(m.group(1)) * _UNIT_S[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1 and seconds > 0:
+        return f"{seconds * 1000:g}ms"
+    s = round(seconds, 3)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    out = ""
+    if h:
+        out += f"{int(h)}h"
+    if m:
+        out += f"{int(m)}m"
+    if sec or not out:
+        out += f"{sec:g}s"
+    return out
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)?\s*$", re.I)
+_SIZE_MULT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def parse_size(value: object) -> int:
+    """``512m`` -> bytes (Docker's units are binary)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(f"invalid size {value!r}")
+    m = _SIZE.match(value)
+    if not m:
+        raise ValueError(f'invalid size "{value}": expected e.g. "512m" or "1g"')
+    return int(float(m.group(1)) * _SIZE_MULT[m.group(2).lower()])
