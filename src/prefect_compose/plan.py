@@ -265,3 +265,11 @@ def _topological(steps: dict[str, Step]) -> tuple[Step, ...]:
     if len(order) != len(steps):  # pragma: no cover - cycles are rejected earlier
         raise InputError("dependency cycle detected")
     return tuple(order)
+
+
+def refuse_providers(plan: Plan) -> None:
+    providers = [s.name for s in plan.services if s.kind == "provider"]
+    if providers:
+        raise InputError(f"provider services are not supported by up: {', '.join(providers)} "
+                         "(they are delegated to an external provider; remove them or use a "
+                         "profile to leave them out)", path=f"services.{providers[0]}.provider")

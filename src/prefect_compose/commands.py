@@ -1,0 +1,295 @@
+"""The commands behind the CLI other than `plan` and `server`.
+
+`up` runs the Prefect flow; `down`, `ps`, `logs`, `run` and `exec` talk to the engine only
+(no Prefect server needed, so they answer as fast as `docker compose` does). All of them only
+ever touch containers that carry this project's labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, RunError
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handler = {"up": cmd_up, "down": cmd_down, "ps": cmd_ps, "logs": cmd_logs,
+               "run": cmd_run, "exec": cmd_exec}[args.command]
+    return handler(args)
+
+
+def _project_only(args: argparse.Namespace):
+    """The project for commands that only need its name and services."""
+    from .loader import load_project
+
+    try:
+        return load_project(args.files or None, project_dir=args.project_directory,
+                            project_name=args.project_name, env_files=args.env_files or None,
+                            profiles=args.profiles)
+    except InputError:
+        if args.project_name and not args.files:
+            return None  # `down -p NAME` works without the file, as in Compose
+        raise
+
+
+def _engine():
+    from .engine import Engine
+
+    return Engine.connect(None)
+
+
+# -- up ------------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    import os
+
+    from .cli import load_and_compile
+
+    project, plan = load_and_compile(args)  # exit 2 before anything else happens
+    from .plan import refuse_providers
+
+    refuse_providers(plan)
+    for w in plan.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    engine = _engine()  # fails fast (exit 1) when the engine does not answer
+    engine.close()
+
+    from .server import configure_environment
+
+    configure_environment(echo=lambda m: print(m, file=sys.stderr))
+    _quiet_prefect_console()
+    from .runtime import compose_up
+
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        state = compose_up(
+            project_dir=project.working_dir,
+            files=[os.path.abspath(f) for f in project.files],
+            project_name=project.name, profiles=list(args.profiles) or None,
+            env_files=[os.path.abspath(e) for e in args.env_files] or None,
+            job_timeout=args.job_timeout, force_recreate=args.force_recreate,
+            no_recreate=args.no_recreate, echo=True, return_state=True)
+    except KeyboardInterrupt:
+        print("up: interrupted; containers this deployment started were stopped",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    message = state.message or state.name
+    if state.is_completed():
+        print(f"up: {message}", file=sys.stderr)
+        return 0
+    if state.is_cancelled():
+        print(f"up: {message}", file=sys.stderr)
+        return 130
+    print(f"up: {message}", file=sys.stderr)
+    return 1
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _quiet_prefect_console() -> None:
+    """Container output is printed by us, prefixed by service; keep Prefect's console to
+    the flow-level lines (where to watch the run) and warnings."""
+    import logging
+
+    import prefect  # noqa: F401 - configures logging
+
+    for name in ("prefect.task_runs", "prefect.task_engine"):
+        logging.getLogger(name).propagate = True
+        for h in logging.getLogger(name).handlers:
+            h.setLevel(logging.WARNING)
+    for name in ("prefect.flow_runs", "prefect"):
+        for h in logging.getLogger(name).handlers:
+            h.addFilter(lambda r: r.levelno >= logging.WARNING
+                        or not r.name.startswith("prefect.task_runs"))
+
+
+# -- down / ps / logs ----------------------------------------------------------------------------
+def _project_name(args: argparse.Namespace, project) -> str:
+    return project.name if project is not None else args.project_name
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    project = _project_only(args)
+    name = _project_name(args, project)
+    engine = _engine()
+    try:
+        containers = engine.list_containers(name)
+        threads = []
+        for c in containers:
+            grace = 10.0
+            if project is not None and c.service in project.services:
+                grace = project.services[c.service].stop_grace_period_s
+            t = threading.Thread(target=_stop_remove, args=(engine, c, grace), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join()
+        for c in containers:
+            print(f"removed container {c.name}", file=sys.stderr)
+        for n in engine.remove_project_networks(name):
+            print(f"removed network {n}", file=sys.stderr)
+        if args.volumes:
+            for v in engine.remove_project_volumes(name):
+                print(f"removed volume {v}", file=sys.stderr)
+    finally:
+        engine.close()
+    return 0
+
+
+def _stop_remove(engine, c, grace: float) -> None:
+    if c.state == "running":
+        engine.stop(c.id, grace)
+    engine.remove(c.id, force=True)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    project = _project_only(args)
+    name = _project_name(args, project)
+    engine = _engine()
+    try:
+        rows = [("NAME", "SERVICE", "STATE", "HEALTH", "EXIT CODE")]
+        for c in sorted(engine.list_containers(name), key=lambda c: (c.service or "", c.name)):
+            rows.append((c.name, c.service or "", c.state or "", c.health or "",
+                         "" if c.state == "running" or c.exit_code is None else str(c.exit_code)))
+    finally:
+        engine.close()
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    project = _project_only(args)
+    name = _project_name(args, project)
+    engine = _engine()
+    try:
+        containers = engine.list_containers(name, oneoff=False)
+        if args.services:
+            unknown = set(args.services) - {c.service for c in containers} - (
+                set(project.services) if project else set())
+            if unknown:
+                raise InputError(f'no such service: {", ".join(sorted(unknown))}')
+            containers = [c for c in containers if c.service in args.services]
+        width = max((len(c.service or "") for c in containers), default=0)
+        for c in sorted(containers, key=lambda c: c.service or ""):
+            for line in engine.logs_tail(c.id, None).splitlines():
+                print(f"{c.service:<{width}} | {line}")
+    finally:
+        engine.close()
+    return 0
+
+
+# -- run / exec ------------------------------------------------------------------------------------
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    import os
+
+    env = {}
+    for p in pairs:
+        if "=" in p:
+            k, v = p.split("=", 1)
+        else:
+            k, v = p, os.environ.get(p, "")
+        env[k] = v
+    return env
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .cli import load_and_compile
+    from .specs import build_spec
+    from .units import parse_duration
+
+    project, plan = load_and_compile(args)
+    if args.service not in project.services:
+        raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
+    timeout = None
+    if args.timeout:
+        try:
+            timeout = parse_duration(args.timeout)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--timeout") from None
+    svc = project.services[args.service]
+    sp = plan.service(args.service)
+    engine = _engine()
+    try:
+        if not args.no_deps:
+            running = {c.service for c in engine.list_containers(project.name, oneoff=False)
+                       if c.state == "running"}
+            missing = [d for d, dep in svc.depends_on.items()
+                       if dep.required and d not in running and plan.service(d).kind != "job"]
+            if missing:
+                print(f"warning: {', '.join(missing)} not running (deploy with `up` first, or "
+                      "pass --no-deps)", file=sys.stderr)
+        for key, net in project.networks.items():
+            if key in svc.networks and not net.external:
+                engine.ensure_network(net.name, project.name, key, labels=net.labels)
+        for m in svc.volumes:
+            if m.type == "volume" and m.source and not project.volumes[m.source].external:
+                vol = project.volumes[m.source]
+                engine.ensure_volume(vol.name, project.name, m.source, labels=vol.labels)
+        image = sp.image or ""
+        if not engine.image_exists(image):
+            if svc.build is None:
+                engine.pull(image)
+            else:
+                engine.build(context=Path(svc.build.context), tag=image,
+                             dockerfile=svc.build.dockerfile,
+                             args={k: v for k, v in svc.build.args.items() if v is not None},
+                             target=svc.build.target)
+        spec = build_spec(project, svc, image=image, config_hash=sp.config_hash, oneoff=True,
+                          command=tuple(args.cmd) if args.cmd else None,
+                          extra_env=_parse_env(args.env), use_aliases=False,
+                          publish_ports=False)
+        cid = engine.create(spec)
+        code: int | None = None
+        try:
+            engine.start(cid)
+            t = engine.stream_logs(cid, lambda stream, line: print(
+                line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True))
+            code = engine.wait_exit(cid, timeout=timeout)
+            if code is None:
+                engine.stop(cid, svc.stop_grace_period_s)
+                print(f"run: {args.service} timed out after {args.timeout}", file=sys.stderr)
+                code = 124
+            t.join(timeout=2)
+        except KeyboardInterrupt:
+            engine.stop(cid, svc.stop_grace_period_s)
+            code = 130
+        finally:
+            engine.remove(cid, force=True)
+        return code
+    finally:
+        engine.close()
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    project = _project_only(args)
+    if not args.cmd:
+        raise InputError("exec needs a command: prefect-compose exec SERVICE CMD...")
+    if project is not None and args.service not in project.services:
+        raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
+    engine = _engine()
+    try:
+        running = [c for c in engine.list_containers(_project_name(args, project),
+                                                     service=args.service, oneoff=False)
+                   if c.state == "running"]
+        if not running:
+            print(f"exec: service {args.service} is not running", file=sys.stderr)
+            return 1
+        out = sys.stdout.buffer
+        return engine.exec(running[0].id, list(args.cmd), env=_parse_env(args.env),
+                           workdir=args.workdir, user=args.user,
+                           on_output=lambda b: (out.write(b), out.flush()))
+    finally:
+        engine.close()
+
+
+__all__ = ["dispatch", "RunError"]

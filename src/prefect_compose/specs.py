@@ -1,0 +1,163 @@
+"""Service model -> the engine's ContainerSpec, for long-running containers, jobs, pre_start
+hooks and throwaway `run` containers alike (one function, so they cannot drift apart)."""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from collections.abc import Mapping
+from typing import Any
+
+from .engine import (
+    LABEL_CONFIG_HASH,
+    LABEL_FLOW_RUN,
+    LABEL_NUMBER,
+    LABEL_ONEOFF,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    ContainerSpec,
+    Mount as EngineMount,
+    PortBinding,
+)
+from .model import Hook, Project, Service
+
+LABEL_WORKING_DIR = "com.docker.compose.project.working_dir"
+LABEL_CONFIG_FILES = "com.docker.compose.project.config_files"
+LABEL_VERSION = "com.docker.compose.version"
+LABEL_IMAGE = "com.docker.compose.image"
+COMPOSE_VERSION = "2.40.3"  # the Compose behaviour we follow; lets `docker compose ps` list ours
+NS = 1_000_000_000
+
+
+def container_name(project: Project, svc: Service, oneoff: bool) -> str:
+    if oneoff:
+        return f"{project.name}-{svc.name}-run-{_secrets.token_hex(6)}"
+    return svc.container_name or f"{project.name}-{svc.name}-1"
+
+
+def _healthcheck(svc: Service) -> dict[str, Any] | None:
+    hc = svc.healthcheck
+    if hc is None:
+        return None
+    if hc.disable:
+        return {"test": ["NONE"]}
+    out: dict[str, Any] = {
+        "interval": int(hc.interval_s * NS), "timeout": int(hc.timeout_s * NS),
+        "retries": hc.retries, "start_period": int(hc.start_period_s * NS),
+    }
+    if hc.test is not None:
+        out["test"] = list(hc.test)
+    return out
+
+
+def _engine_options(svc: Service) -> dict[str, Any]:
+    """Compose keys passed through to docker's create (names differ in a few places)."""
+    o = dict(svc.engine_options)
+    extra: dict[str, Any] = {}
+    for key in ("cap_add", "cap_drop", "privileged", "read_only", "security_opt", "dns",
+                "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc",
+                "userns_mode", "mac_address", "oom_score_adj", "pids_limit", "runtime",
+                "cpu_shares", "cpuset", "oom_kill_disable", "sysctls", "devices"):
+        if key in o and o[key] is not None:
+            value = o[key]
+            if key in ("dns", "dns_search") and isinstance(value, str):
+                value = [value]
+            name = {"cpuset": "cpuset_cpus", "dns_opt": "dns_opt"}.get(key, key)
+            extra[name] = value
+    if o.get("tmpfs"):
+        t = o["tmpfs"]
+        extra["tmpfs"] = {x.split(":", 1)[0]: (x.split(":", 1)[1] if ":" in x else "")
+                          for x in ([t] if isinstance(t, str) else t)}
+    if o.get("extra_hosts"):
+        h = o["extra_hosts"]
+        if isinstance(h, list):
+            h = dict(x.replace("=", ":", 1).split(":", 1) for x in h)
+        extra["extra_hosts"] = {str(k): str(v) for k, v in h.items()}
+    if o.get("shm_size") is not None:
+        from .units import parse_size
+        extra["shm_size"] = parse_size(o["shm_size"])
+    if o.get("mem_reservation") is not None:
+        from .units import parse_size
+        extra["mem_reservation"] = parse_size(o["mem_reservation"])
+    return extra
+
+
+def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
+               oneoff: bool, flow_run_id: str | None = None,
+               command: tuple[str, ...] | None = None,
+               extra_env: Mapping[str, str] | None = None,
+               hook: Hook | None = None, name: str | None = None,
+               use_aliases: bool = True, publish_ports: bool = True) -> ContainerSpec:
+    """The container for a service (or for one of its pre_start hooks, or a `run`)."""
+    env = {k: v for k, v in svc.environment.items() if v is not None}
+    if hook is not None:
+        env.update({k: v for k, v in hook.environment.items() if v is not None})
+    env.update(extra_env or {})
+    labels = {
+        **svc.labels,
+        LABEL_PROJECT: project.name,
+        LABEL_SERVICE: svc.name,
+        LABEL_ONEOFF: "True" if oneoff else "False",
+        LABEL_CONFIG_HASH: config_hash,
+        LABEL_NUMBER: "1",
+        LABEL_WORKING_DIR: project.working_dir,
+        LABEL_CONFIG_FILES: ",".join(project.files),
+        LABEL_VERSION: COMPOSE_VERSION,
+        LABEL_IMAGE: image,
+    }
+    if flow_run_id:
+        labels[LABEL_FLOW_RUN] = flow_run_id
+    nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
+    primary = None
+    aliases: tuple[str, ...] = ()
+    extra_networks: dict[str, tuple[str, ...]] = {}
+    for i, (key, net) in enumerate(nets):
+        engine_name = project.networks[key].name
+        names = (svc.name, *net.aliases) if use_aliases else ()
+        if i == 0:
+            primary, aliases = engine_name, tuple(names)
+        else:
+            extra_networks[engine_name] = tuple(names)
+    mounts = []
+    for m in svc.volumes:
+        source = m.source
+        if m.type == "volume" and source:
+            source = project.volumes[source].name
+        mounts.append(EngineMount(type=m.type, source=source, target=m.target,
+                                  read_only=m.read_only))
+    for fm in (*svc.secrets, *svc.configs):
+        if fm.file:
+            mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
+                                      read_only=True))
+    ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
+                              host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
+    network_mode = svc.network_mode
+    options = _engine_options(svc)
+    if network_mode and not network_mode.startswith(("service:", "container:")):
+        options["network_mode"] = network_mode
+        primary, aliases, extra_networks = None, (), {}
+    if hook is not None:
+        options["privileged"] = hook.privileged or options.get("privileged", False)
+    return ContainerSpec(
+        name=name or container_name(project, svc, oneoff),
+        image=(hook.image if hook and hook.image else image),
+        command=hook.command if hook else (command if command is not None else svc.command),
+        entrypoint=None if hook else svc.entrypoint,
+        environment=env,
+        working_dir=(hook.working_dir if hook and hook.working_dir else svc.working_dir),
+        user=(hook.user if hook and hook.user else svc.user),
+        hostname=svc.hostname,
+        labels=labels,
+        ports=ports,
+        mounts=tuple(mounts),
+        network=primary,
+        aliases=aliases,
+        extra_networks=extra_networks,
+        healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
+        stop_signal=svc.stop_signal,
+        stop_grace_s=svc.stop_grace_period_s,
+        nano_cpus=int(svc.cpus * NS) if svc.cpus else None,
+        mem_limit=svc.mem_limit,
+        init=svc.init,
+        tty=svc.tty,
+        extra=options,
+    )
