@@ -11,7 +11,6 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from .errors import InputError, RunError
@@ -204,7 +203,7 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .cli import load_and_compile
-    from .specs import build_spec
+    from .oneoff import run_oneoff
     from .units import parse_duration
 
     project, plan = load_and_compile(args)
@@ -216,80 +215,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout = parse_duration(args.timeout)
         except ValueError as exc:
             raise InputError(str(exc), path="--timeout") from None
-    svc = project.services[args.service]
-    sp = plan.service(args.service)
     engine = _engine()
     try:
-        if not args.no_deps:
-            running = {c.service for c in engine.list_containers(project.name, oneoff=False)
-                       if c.state == "running"}
-            missing = [d for d, dep in svc.depends_on.items()
-                       if dep.required and d not in running and plan.service(d).kind != "job"]
-            if missing:
-                print(f"warning: {', '.join(missing)} not running (deploy with `up` first, or "
-                      "pass --no-deps)", file=sys.stderr)
-        for key, net in project.networks.items():
-            if key in svc.networks and not net.external:
-                engine.ensure_network(net.name, project.name, key, labels=net.labels)
-        for m in svc.volumes:
-            if m.type == "volume" and m.source and not project.volumes[m.source].external:
-                vol = project.volumes[m.source]
-                engine.ensure_volume(vol.name, project.name, m.source, labels=vol.labels)
-        image = sp.image or ""
-        if not engine.image_exists(image):
-            if svc.build is None:
-                engine.pull(image)
-            else:
-                engine.build(context=Path(svc.build.context), tag=image,
-                             dockerfile=svc.build.dockerfile,
-                             args={k: v for k, v in svc.build.args.items() if v is not None},
-                             target=svc.build.target)
-        spec = build_spec(project, svc, image=image, config_hash=sp.config_hash, oneoff=True,
-                          command=tuple(args.cmd) if args.cmd else None,
-                          extra_env=_parse_env(args.env), use_aliases=False,
-                          publish_ports=False)
-        cid = engine.create(spec)
-        code: int | None = None
-        try:
-            engine.start(cid)
-            t = engine.stream_logs(cid, lambda stream, line: print(
-                line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True))
-            code = engine.wait_exit(cid, timeout=timeout)
-            if code is None:
-                engine.stop(cid, svc.stop_grace_period_s)
-                print(f"run: {args.service} timed out after {args.timeout}", file=sys.stderr)
-                code = 124
-            t.join(timeout=2)
-        except KeyboardInterrupt:
-            engine.stop(cid, svc.stop_grace_period_s)
-            code = 130
-        finally:
-            engine.remove(cid, force=True)
-        return code
+        result = run_oneoff(
+            engine, project, plan, args.service, list(args.cmd) or None,
+            env=_parse_env(args.env), timeout_s=timeout, check_deps=not args.no_deps,
+            on_line=lambda stream, line: print(
+                line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True),
+            on_warning=lambda m: print(f"warning: {m}", file=sys.stderr))
     finally:
         engine.close()
+    if result.timed_out:
+        print(f"run: {args.service} timed out after {args.timeout}", file=sys.stderr)
+    return result.exit_code
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    from .oneoff import exec_in
+
     project = _project_only(args)
     if not args.cmd:
         raise InputError("exec needs a command: prefect-compose exec SERVICE CMD...")
     if project is not None and args.service not in project.services:
         raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
     engine = _engine()
+    out = sys.stdout.buffer
     try:
-        running = [c for c in engine.list_containers(_project_name(args, project),
-                                                     service=args.service, oneoff=False)
-                   if c.state == "running"]
-        if not running:
-            print(f"exec: service {args.service} is not running", file=sys.stderr)
-            return 1
-        out = sys.stdout.buffer
-        return engine.exec(running[0].id, list(args.cmd), env=_parse_env(args.env),
-                           workdir=args.workdir, user=args.user,
-                           on_output=lambda b: (out.write(b), out.flush()))
+        code = exec_in(engine, _project_name(args, project), args.service, list(args.cmd),
+                       env=_parse_env(args.env), workdir=args.workdir, user=args.user,
+                       on_output=lambda b: (out.write(b), out.flush()))
     finally:
         engine.close()
+    if code is None:
+        print(f"exec: service {args.service} is not running", file=sys.stderr)
+        return 1
+    return code
 
 
 __all__ = ["dispatch", "RunError"]

@@ -1,0 +1,12 @@
+"""Prefect entry point for `prefect deployment run 'compose-up/NAME'` (see prefect.yaml).
+
+The flow loads and compiles the compose project named by its parameters, then deploys it:
+the same code path as `prefect-compose up`.
+"""
+
+from prefect_compose.runtime import compose_up
+
+__all__ = ["compose_up"]
+
+if __name__ == "__main__":  # pragma: no cover - `python flows/up.py` serves it locally
+    compose_up.serve(name="local")

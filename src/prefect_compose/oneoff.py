@@ -1,0 +1,103 @@
+"""One-off commands: `run` (a throwaway container of a service) and `exec` (inside the
+running one). Shared by the CLI and the Prefect flows in flows/run.py and flows/exec.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .accounting import size_seconds
+from .engine import Engine
+from .model import Project
+from .plan import Plan
+from .specs import build_spec
+
+TIMEOUT_EXIT_CODE = 124
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    timed_out: bool
+    duration_s: float
+    size_seconds: float
+    container: str
+
+
+def prepare_service(engine: Engine, project: Project, plan: Plan, service: str) -> str:
+    """Networks, volumes and the image a service's container needs; returns the image."""
+    svc = project.services[service]
+    for key, net in project.networks.items():
+        if key in svc.networks and not net.external:
+            engine.ensure_network(net.name, project.name, key, labels=net.labels)
+    for m in svc.volumes:
+        if m.type == "volume" and m.source and not project.volumes[m.source].external:
+            vol = project.volumes[m.source]
+            engine.ensure_volume(vol.name, project.name, m.source, labels=vol.labels)
+    image = plan.service(service).image or ""
+    if not engine.image_exists(image):
+        if svc.build is None:
+            engine.pull(image)
+        else:
+            engine.build(context=Path(svc.build.context), tag=image,
+                         dockerfile=svc.build.dockerfile,
+                         args={k: v for k, v in svc.build.args.items() if v is not None},
+                         target=svc.build.target)
+    return image
+
+
+def run_oneoff(engine: Engine, project: Project, plan: Plan, service: str,
+               command: Sequence[str] | None, *, env: Mapping[str, str] | None = None,
+               timeout_s: float | None = None, check_deps: bool = True,
+               on_line: Callable[[str, str], None] | None = None,
+               on_warning: Callable[[str], None] | None = None,
+               flow_run_id: str | None = None) -> RunResult:
+    """Run COMMAND in a new container with the service's image, environment, volumes and
+    network; remove it afterwards. Exit code 124 when the timeout stops it."""
+    svc = project.services[service]
+    sp = plan.service(service)
+    if check_deps and on_warning:
+        running = {c.service for c in engine.list_containers(project.name, oneoff=False)
+                   if c.state == "running"}
+        missing = sorted(d for d, dep in svc.depends_on.items()
+                         if dep.required and d not in running and plan.service(d).kind != "job")
+        if missing:
+            on_warning(f"{', '.join(missing)} not running: deploy with `up` first, or pass "
+                       "--no-deps")
+    image = prepare_service(engine, project, plan, service)
+    spec = build_spec(project, svc, image=image, config_hash=sp.config_hash, oneoff=True,
+                      command=tuple(command) if command else None, extra_env=env,
+                      use_aliases=False, publish_ports=False, flow_run_id=flow_run_id)
+    cid = engine.create(spec)
+    code: int | None = None
+    t0 = time.monotonic()
+    try:
+        engine.start(cid)
+        t0 = time.monotonic()
+        thread = engine.stream_logs(cid, on_line or (lambda s, l: None))
+        code = engine.wait_exit(cid, timeout=timeout_s)
+        if code is None:
+            engine.stop(cid, svc.stop_grace_period_s)
+        thread.join(timeout=2)
+    finally:
+        elapsed = time.monotonic() - t0
+        cpus, mem = engine.stats_limits(cid)
+        engine.remove(cid, force=True)
+    return RunResult(exit_code=TIMEOUT_EXIT_CODE if code is None else code,
+                     timed_out=code is None, duration_s=round(elapsed, 3),
+                     size_seconds=size_seconds(cpus, mem, elapsed), container=spec.name or cid)
+
+
+def exec_in(engine: Engine, project: str, service: str, command: Sequence[str], *,
+            env: Mapping[str, str] | None = None, workdir: str | None = None,
+            user: str | None = None,
+            on_output: Callable[[bytes], None] | None = None) -> int | None:
+    """Run COMMAND inside the service's running container; None when it is not running."""
+    running = [c for c in engine.list_containers(project, service=service, oneoff=False)
+               if c.state == "running"]
+    if not running:
+        return None
+    return engine.exec(running[0].id, list(command), env=dict(env or {}), workdir=workdir,
+                       user=user, on_output=on_output)
