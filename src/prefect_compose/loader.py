@@ -215,6 +215,9 @@ class _Loader:
             target = ext["service"]
             if ext.get("file"):
                 other = Path(ext["file"])
+                if not other.is_file():
+                    raise InputError(f"extends file not found: {_shown(other)}", file=shown,
+                                     path=f"{where}.file")
                 other_doc = self.load_file(other, other.parent, None, (*stack, path))
                 base_svc = other_doc["services"].get(target)
                 if base_svc is None:
@@ -394,10 +397,10 @@ def _canonical_volume(v: Any, base_dir: Path, shown: str, where: str) -> dict:
                          path=where)
     source, target = parts[0], parts[1]
     mode = parts[2] if len(parts) == 3 else ""
-    out: dict[str, Any] = {"target": target}
+    out: dict[str, Any] = {"target": target.rstrip("/") or "/"}  # as Compose does
     if source.startswith((".", "/", "~")):
         out["type"] = "bind"
-        out["source"] = str(_abs(source, base_dir))
+        out["source"] = source if source.startswith("/") else str(_abs(source, base_dir))
     else:
         out["type"] = "volume"
         out["source"] = source
@@ -519,6 +522,8 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         doc = merge_docs(doc, part) if doc else part
 
     name_source = "-p/--project-name"
+    if not project_name:  # `-p ""` falls back as if it were not given (as Compose)
+        project_name = None
     if project_name is None and env.get("COMPOSE_PROJECT_NAME"):
         project_name, name_source = env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME"
     if project_name is None and doc.get("name"):

@@ -101,9 +101,9 @@ def _argv(value: Any, ctx: _Ctx, *keys: str) -> tuple[str, ...] | None:
             raise ctx.error(f"cannot split command {value!r}: {exc}", *keys) from None
     if isinstance(value, list):
         for i, v in enumerate(value):
-            if isinstance(v, (dict, list)) or v is None:
-                raise ctx.error(f"item {i} must be a string", *keys)
-        return tuple(scalar_str(v) for v in value)
+            if not isinstance(v, str):
+                raise ctx.error(f"item {i} must be a string, not {v!r} (quote it)", *keys)
+        return tuple(value)
     raise ctx.error("must be a string or a list of strings", *keys)
 
 
@@ -189,7 +189,10 @@ def _depends_on(value: Any, ctx: _Ctx) -> dict[str, Dependency]:
                             "depends_on", name)
         _check_keys(spec, ("condition", "required", "restart", "__short__"), ctx,
                     "depends_on", name)
-        cond = spec.get("condition", "service_started")
+        if "condition" not in spec:
+            raise ctx.error("missing property \"condition\" (service_started, service_healthy "
+                            "or service_completed_successfully)", "depends_on", name)
+        cond = spec["condition"]
         if cond not in CONDITIONS:
             raise ctx.error(f'unknown condition "{cond}" (expected one of: '
                             f'{", ".join(CONDITIONS)})', "depends_on", name, "condition")
@@ -250,6 +253,8 @@ def _environment(svc: dict, ctx: _Ctx, env: dict[str, str]) -> dict[str, str | N
             raise ctx.error(f"env file not found: {path}", f"env_file[{i}]")
         values = read_env_file(path, ctx.file, env)
         for k, v in values.items():
+            if v is None and k not in env:
+                continue  # a bare KEY that the environment does not set: left out (Compose)
             result[k] = env.get(k) if v is None else v
     for k, v in (svc.get("environment") or {}).items():
         result[k] = env.get(k) if v is None else v
@@ -598,7 +603,9 @@ def build_project(doc: dict, *, name: str, working_dir: Path, files: list[str],
         services[sname] = _service(sname, dict(enabled[sname]), project_raw, env, working_dir,
                                    warnings)
     for sname, svc in services.items():
-        for dep in svc.depends_on:
+        for dep, spec in svc.depends_on.items():
+            if dep in disabled and not spec.required:
+                continue  # an optional dependency switched off by profiles: Compose keeps it
             if dep not in services:
                 why = " (disabled by its profiles)" if dep in disabled else ""
                 raise InputError(f'unknown service "{dep}"{why}', file=svc.source_file,

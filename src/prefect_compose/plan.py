@@ -132,6 +132,8 @@ def _check_cycles(project: Project) -> None:
         state[name] = 1
         path.append(name)
         for dep in sorted(project.services[name].depends_on):
+            if dep not in project.services:
+                continue
             if state.get(dep) == 1:
                 cycle = path[path.index(dep):] + [dep]
                 svc = project.services[name]
@@ -174,6 +176,8 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
             if dep.short_form and dep_name in jobs:
                 cond = "service_completed_successfully"
             effective[dep_name] = cond
+            if dep_name not in services:
+                continue  # optional, and switched off by its profiles: nothing to wait for
             target = f"{dep_name}: healthy" if cond == "service_healthy" else dep_name
             edges.append(Edge(step=target, service=dep_name, condition=cond,
                               required=dep.required))

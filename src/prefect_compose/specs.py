@@ -49,36 +49,62 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
     return out
 
 
-def _engine_options(svc: Service) -> dict[str, Any]:
-    """Compose keys passed through to docker's create (names differ in a few places)."""
-    o = dict(svc.engine_options)
-    extra: dict[str, Any] = {}
-    for key in ("cap_add", "cap_drop", "privileged", "read_only", "security_opt", "dns",
-                "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc",
-                "userns_mode", "mac_address", "oom_score_adj", "pids_limit", "runtime",
-                "cpu_shares", "cpuset", "oom_kill_disable", "sysctls", "devices"):
-        if key in o and o[key] is not None:
-            value = o[key]
-            if key in ("dns", "dns_search") and isinstance(value, str):
-                value = [value]
-            name = {"cpuset": "cpuset_cpus", "dns_opt": "dns_opt"}.get(key, key)
-            extra[name] = value
+_HOST_KEYS = {  # compose key -> HostConfig field of the Engine API
+    "cap_add": "CapAdd", "cap_drop": "CapDrop", "privileged": "Privileged",
+    "read_only": "ReadonlyRootfs", "security_opt": "SecurityOpt", "dns": "Dns",
+    "dns_search": "DnsSearch", "dns_opt": "DnsOptions", "group_add": "GroupAdd",
+    "pid": "PidMode", "ipc": "IpcMode", "userns_mode": "UsernsMode",
+    "oom_score_adj": "OomScoreAdj", "pids_limit": "PidsLimit", "runtime": "Runtime",
+    "cpu_shares": "CpuShares", "cpuset": "CpusetCpus", "oom_kill_disable": "OomKillDisable",
+    "sysctls": "Sysctls",
+}
+_CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
+
+
+def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Compose keys passed through to the engine: (HostConfig fields, Config fields)."""
+    from .units import parse_size
+
+    o = svc.engine_options
+    host: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for key, value in o.items():
+        if value is None:
+            continue
+        if key in ("dns", "dns_search") and isinstance(value, str):
+            value = [value]
+        if key in ("cap_add", "cap_drop", "security_opt", "dns", "dns_search", "dns_opt",
+                   "group_add"):
+            value = [str(v) for v in value]
+        if key in _HOST_KEYS:
+            host[_HOST_KEYS[key]] = value
+        elif key in _CONFIG_KEYS:
+            config[_CONFIG_KEYS[key]] = value
     if o.get("tmpfs"):
         t = o["tmpfs"]
-        extra["tmpfs"] = {x.split(":", 1)[0]: (x.split(":", 1)[1] if ":" in x else "")
-                          for x in ([t] if isinstance(t, str) else t)}
+        host["Tmpfs"] = {x.split(":", 1)[0]: (x.split(":", 1)[1] if ":" in x else "")
+                         for x in ([t] if isinstance(t, str) else t)}
     if o.get("extra_hosts"):
         h = o["extra_hosts"]
-        if isinstance(h, list):
-            h = dict(x.replace("=", ":", 1).split(":", 1) for x in h)
-        extra["extra_hosts"] = {str(k): str(v) for k, v in h.items()}
+        pairs = (h.items() if isinstance(h, dict)
+                 else (x.replace("=", ":", 1).split(":", 1) for x in h))
+        host["ExtraHosts"] = [f"{k}:{v}" for k, v in pairs]
     if o.get("shm_size") is not None:
-        from .units import parse_size
-        extra["shm_size"] = parse_size(o["shm_size"])
+        host["ShmSize"] = parse_size(o["shm_size"])
     if o.get("mem_reservation") is not None:
-        from .units import parse_size
-        extra["mem_reservation"] = parse_size(o["mem_reservation"])
-    return extra
+        host["MemoryReservation"] = parse_size(o["mem_reservation"])
+    if o.get("memswap_limit") is not None:
+        host["MemorySwap"] = parse_size(o["memswap_limit"])
+    if o.get("devices"):
+        devs = []
+        for dv in o["devices"]:
+            if isinstance(dv, str):
+                parts = dv.split(":")
+                devs.append({"PathOnHost": parts[0],
+                             "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
+                             "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm"})
+        host["Devices"] = devs
+    return host, config
 
 
 def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
@@ -123,7 +149,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         if m.type == "volume" and source:
             source = project.volumes[source].name
         mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only))
+                                  read_only=m.read_only, create_host_path=m.type == "bind"))
     for fm in (*svc.secrets, *svc.configs):
         if fm.file:
             mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
@@ -131,12 +157,12 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     network_mode = svc.network_mode
-    options = _engine_options(svc)
+    host_options, config_options = _engine_options(svc)
     if network_mode and not network_mode.startswith(("service:", "container:")):
-        options["network_mode"] = network_mode
+        host_options["NetworkMode"] = network_mode
         primary, aliases, extra_networks = None, (), {}
-    if hook is not None:
-        options["privileged"] = hook.privileged or options.get("privileged", False)
+    if hook is not None and hook.privileged:
+        host_options["Privileged"] = True
     return ContainerSpec(
         name=name or container_name(project, svc, oneoff),
         image=(hook.image if hook and hook.image else image),
@@ -159,5 +185,6 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         mem_limit=svc.mem_limit,
         init=svc.init,
         tty=svc.tty,
-        extra=options,
+        extra=host_options,
+        config_extra=config_options,
     )
