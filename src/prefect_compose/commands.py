@@ -94,20 +94,20 @@ def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
 
 
 def _quiet_prefect_console() -> None:
-    """Container output is printed by us, prefixed by service; keep Prefect's console to
-    the flow-level lines (where to watch the run) and warnings."""
+    """Container output is printed by us, prefixed by service: keep Prefect's console to the
+    flow-level lines (where to watch the run) and to warnings. The API still gets it all."""
     import logging
 
-    import prefect  # noqa: F401 - configures logging
+    from prefect.logging.configuration import setup_logging
 
-    for name in ("prefect.task_runs", "prefect.task_engine"):
-        logging.getLogger(name).propagate = True
-        for h in logging.getLogger(name).handlers:
-            h.setLevel(logging.WARNING)
-    for name in ("prefect.flow_runs", "prefect"):
-        for h in logging.getLogger(name).handlers:
-            h.addFilter(lambda r: r.levelno >= logging.WARNING
-                        or not r.name.startswith("prefect.task_runs"))
+    setup_logging()
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(
+            ("prefect.task_runs", "prefect.task_engine"))
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(keep)
 
 
 # -- down / ps / logs ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import os
+import socket
 import struct
 import threading
 import time
@@ -248,10 +249,19 @@ class Engine:
         with self._lock:
             streams, self._streams = list(self._streams), set()
         for res in streams:
-            with contextlib.suppress(Exception):
-                res.close()
+            self._shutdown_stream(res)
         with contextlib.suppress(Exception):
             self._client.close()
+
+    def _shutdown_stream(self, res: Any) -> None:
+        """Close a following response at once: closing it alone blocks until the container
+        writes again, so shut its socket down first."""
+        with contextlib.suppress(Exception):
+            sock = self._api._get_raw_response_socket(res)
+            sock = getattr(sock, "_sock", sock)
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            res.close()
 
     def __enter__(self) -> Engine:
         return self

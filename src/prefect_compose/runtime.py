@@ -41,6 +41,15 @@ _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|
 _output_logger = logging.getLogger("prefect_compose.output")
 
 
+def _not_thread_timeout_warning(record: logging.LogRecord) -> bool:
+    """Prefect warns that timeout_seconds cannot interrupt a worker thread. We know: our
+    deadline is enforced on the container, Prefect's timeout is only a backstop."""
+    return not str(record.msg).startswith("Timeout of ")
+
+
+logging.getLogger("prefect.task_runs").addFilter(_not_thread_timeout_warning)
+
+
 @dataclass
 class Outcome:
     service: str
