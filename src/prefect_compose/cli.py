@@ -7,6 +7,7 @@ imported only by the commands that need them, so `plan` stays fast and engine-fr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -155,6 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `prefect-compose plan | head`
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 - a bug or an engine surprise: one line, exit 1
+        if os.environ.get("PREFECT_COMPOSE_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (set PREFECT_COMPOSE_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        return 1
 
 
 def entrypoint() -> None:  # pragma: no cover

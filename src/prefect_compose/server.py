@@ -506,6 +506,8 @@ def configure_environment(echo: Callable[[str], None] | None = None) -> str | No
     if not _hint_shown:
         _hint_shown = True
         (echo or _stderr)(EPHEMERAL_HINT)
+    # Prefect gives an ephemeral server 20 s to answer; a 2-core machine needs more at times
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     return None
 
 
