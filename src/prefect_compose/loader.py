@@ -65,8 +65,10 @@ def find_compose_files(start: Path) -> list[Path]:
 
 
 class _Loader:
-    def __init__(self, env: dict[str, str], warnings: list[str]) -> None:
+    def __init__(self, env: dict[str, str], warnings: list[str],
+                 environ: Mapping[str, str] | None = None) -> None:
         self.env = env
+        self.environ = environ if environ is not None else os.environ
         self.warnings = warnings
         self._missing: set[str] = set()
         self._cache: dict[tuple[Path, Path], dict] = {}
@@ -174,17 +176,21 @@ class _Loader:
             for envf in dotenvs:
                 values = read_env_file(envf, shown, env)
                 for k, v in values.items():
-                    if v is not None and k not in os.environ:
+                    if v is not None and k not in self.environ:
                         env[k] = v
             merged: dict = {}
             for p in paths:
+                if not p.is_file():
+                    raise InputError(f"included file not found: {_shown(p)}", file=shown,
+                                     path=where)
                 sub = self.load_file(p, proj_dir, env, (*stack, path))
                 merged = merge_docs(merged, sub) if merged else sub
             for section in ("services", "networks", "volumes", "secrets", "configs"):
                 for key, value in (merged.get(section) or {}).items():
                     mine = doc.setdefault(section, {}) or {}
                     doc[section] = mine
-                    if key in mine and section == "services":
+                    same = key in mine and _without_origin(mine[key]) == _without_origin(value)
+                    if key in mine and section == "services" and not same:
                         raise InputError(
                             f'service "{key}" from included file {_shown(paths[0])} conflicts '
                             "with a service of the same name", file=shown,
@@ -242,6 +248,21 @@ class _Loader:
             services[name] = resolve(name, (name,))
 
 
+def _settled(node: Any) -> Any:
+    """After merging: `!reset` keys are gone and `!override` values are plain values."""
+    if isinstance(node, Override):
+        return _settled(node.value)
+    if isinstance(node, dict):
+        return {k: _settled(v) for k, v in node.items() if not isinstance(v, Reset)}
+    if isinstance(node, list):
+        return [_settled(v) for v in node if not isinstance(v, Reset)]
+    return node
+
+
+def _without_origin(svc: Any) -> Any:
+    return {k: v for k, v in svc.items() if k != "__file__"} if isinstance(svc, dict) else svc
+
+
 def _abs(value: Any, base: Path) -> Path:
     p = Path(os.path.expanduser(str(value)))
     return p if p.is_absolute() else (base / p).resolve()
@@ -254,6 +275,9 @@ def _kv_list_to_dict(value: Any, shown: str, where: str, allow_none: bool) -> di
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
+            if isinstance(v, (Reset, Override)):
+                out[str(k)] = v  # resolved when the files are merged
+                continue
             if isinstance(v, (dict, list)):
                 raise InputError(f"{where}.{k} must be a string, number, boolean or null, "
                                  f"not a {'mapping' if isinstance(v, dict) else 'list'}",
@@ -286,6 +310,16 @@ def scalar_str(value: Any) -> str:
 
 def canonical_service(svc: dict, base_dir: Path, shown: str, where: str) -> dict:
     """Shorthand -> long form and relative paths -> absolute, before files are merged."""
+    overrides = {k: v for k, v in svc.items() if isinstance(v, (Override, Reset))}
+    if overrides:  # `!override VALUE` is made canonical like any value; `!reset` stays
+        out = canonical_service({k: v for k, v in svc.items() if k not in overrides},
+                                base_dir, shown, where)
+        for key, value in overrides.items():
+            if isinstance(value, Override):
+                value = Override(canonical_service({key: value.value}, base_dir, shown,
+                                                   where).get(key))
+            out[key] = value
+        return out
     out = dict(svc)
     for key in ("environment", "labels", "annotations", "sysctls"):
         if key in out and not isinstance(out[key], (Reset, Override)):
@@ -424,6 +458,17 @@ def merge_service(base: dict, over: dict) -> dict:
             for v in value:
                 by_target[v.get("target") if isinstance(v, dict) else v] = v
             out[key] = list(by_target.values())
+        elif key == "depends_on" and isinstance(value, dict) and isinstance(out[key], dict):
+            merged = dict(out[key])
+            for dep, spec in value.items():
+                if spec == {"__short__": True} and dep in merged:
+                    continue  # a short entry does not weaken a long one
+                base = merged.get(dep)
+                if isinstance(base, dict) and base.get("__short__") or not isinstance(base, dict):
+                    merged[dep] = spec
+                else:
+                    merged[dep] = _merge_value(dep, base, spec)
+            out[key] = merged
         elif key in ("secrets", "configs") and isinstance(value, list):
             by_src = {(v.get("source") if isinstance(v, dict) else v): v for v in out[key]}
             for v in value:
@@ -515,19 +560,20 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         dotenv.update({k: v for k, v in values.items() if v is not None})
     env = {**dotenv, **environ}
 
-    loader = _Loader(env, warnings)
+    loader = _Loader(env, warnings, environ)
     doc: dict = {}
     for p in paths:
         part = loader.load_file(p, pdir)
         doc = merge_docs(doc, part) if doc else part
 
+    doc = _settled(doc)
     name_source = "-p/--project-name"
     if not project_name:  # `-p ""` falls back as if it were not given (as Compose)
         project_name = None
     if project_name is None and env.get("COMPOSE_PROJECT_NAME"):
         project_name, name_source = env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME"
     if project_name is None and doc.get("name"):
-        project_name, name_source = str(doc["name"]), "name"
+        project_name, name_source = normalize_project_name(str(doc["name"])), "name"
     if project_name is None:
         project_name = normalize_project_name(pdir.name)
         name_source = "directory"

@@ -179,7 +179,7 @@ def _healthcheck(value: Any, ctx: _Ctx) -> Healthcheck | None:
 def _depends_on(value: Any, ctx: _Ctx) -> dict[str, Dependency]:
     out: dict[str, Dependency] = {}
     for name, spec in (value or {}).items():
-        if isinstance(spec, dict) and spec.get("__short__"):
+        if isinstance(spec, dict) and spec.get("__short__") and "condition" not in spec:
             out[name] = Dependency(short_form=True)
             continue
         if spec is None:

@@ -61,6 +61,7 @@ class Outcome:
     ended_at: float | None = None
     size_seconds: float = 0.0
     message: str = ""
+    tail: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -184,6 +185,7 @@ def run_step(deployment_id: str, step_id: str) -> Any:
         outcome.status = "timed out" if isinstance(exc, JobTimedOut) else "failed"
         outcome.exit_code = exc.exit_code
         outcome.message = exc.message
+        outcome.tail = exc.tail
         text = exc.message + (f"\n--- last output of {step.service} ---\n{d.mask(exc.tail)}"
                               if exc.tail else "")
         logger.error(text)
@@ -604,8 +606,11 @@ def _final_state(d: Deployment) -> State:
     if failures:
         first = failures[0]
         code = f" (exit code {first.exit_code})" if first.exit_code is not None else ""
-        return Failed(message=d.mask(f"deployment {d.project.name} failed: {first.message}"
-                                     f"{code if 'exit code' not in first.message else ''}"))
+        tail = "\n".join(first.tail.strip().splitlines()[-5:]) if first.tail else ""
+        return Failed(message=d.mask(
+            f"deployment {d.project.name} failed: {first.message}"
+            f"{code if 'exit code' not in first.message else ''}"
+            + (f"\nlast output of {first.service}:\n{tail}" if tail else "")))
     return Completed(message=f"deployment {d.project.name}: {len(outcomes)} steps succeeded")
 
 

@@ -163,6 +163,10 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         primary, aliases, extra_networks = None, (), {}
     if hook is not None and hook.privileged:
         host_options["Privileged"] = True
+    if not oneoff and svc.restart and svc.restart != "no":
+        policy, _, count = svc.restart.partition(":")
+        host_options["RestartPolicy"] = {"Name": policy,
+                                         "MaximumRetryCount": int(count) if count else 0}
     return ContainerSpec(
         name=name or container_name(project, svc, oneoff),
         image=(hook.image if hook and hook.image else image),
