@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import InputError
 from .interpolate import InterpolationError, interpolate
 
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]*)\s*(=?)\s*(.*)$", re.S)
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(=?)\s*(.*)$", re.S)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
 
 

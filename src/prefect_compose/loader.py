@@ -18,6 +18,7 @@ from .envfile import read_env_file
 from .errors import InputError
 from .interpolate import interpolate_tree
 from .model import Project
+from .schema import check_service, check_top_level
 from .yamlload import Override, Reset, parse_yaml
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -121,6 +122,7 @@ class _Loader:
             services = {}
         if not isinstance(services, dict):
             raise InputError("services must be a mapping", file=shown, path="services")
+        check_top_level(doc, shown, self.warnings.append)
         canon: dict[str, Any] = {k: v for k, v in doc.items() if k != "services"}
         canon["services"] = {}
         for name, svc in services.items():
@@ -135,6 +137,7 @@ class _Loader:
             if not isinstance(svc, dict):
                 raise InputError("service must be a mapping", file=shown,
                                  path=f"services.{name}")
+            check_service(svc, shown, f"services.{name}", self.warnings.append)
             canon["services"][name] = canonical_service(svc, base_dir, shown, f"services.{name}")
             canon["services"][name]["__file__"] = shown
         for section in ("secrets", "configs"):

@@ -296,7 +296,7 @@ def _volumes(value: Any, ctx: _Ctx, top_volumes: dict, base: Path) -> tuple[Moun
                             f"volumes[{i}]")
         if vtype == "bind" and source:
             try:
-                Path(source).resolve().relative_to(base)
+                Path(source).resolve().relative_to(base.resolve())
             except ValueError:
                 ctx.warn(f"bind mount {source} is outside the project directory {base}",
                          f"volumes[{i}]")
@@ -430,7 +430,7 @@ def _service(name: str, svc: dict, project: dict, env: dict[str, str], base: Pat
         raise ctx.error("has neither an image nor a build context specified")
     for i, ef in enumerate(svc.get("env_file") or []):
         try:
-            Path(ef["path"]).resolve().relative_to(base)
+            Path(ef["path"]).resolve().relative_to(base.resolve())
         except ValueError:
             ctx.warn(f"env file {ef['path']} is outside the project directory {base}",
                      f"env_file[{i}]")
@@ -453,9 +453,9 @@ def _service(name: str, svc: dict, project: dict, env: dict[str, str], base: Pat
             ctx.warn("not supported yet, ignored", "deploy", key)
     scale = svc.get("scale", deploy.get("replicas", 1))
     scale_i = _int(scale if scale is not None else 1, ctx, "scale")
-    if scale_i > 1:
-        ctx.warn(f"{scale_i} replicas requested; prefect-compose runs one container per service",
-                 "scale")
+    if scale_i != 1:
+        ctx.warn(f"{scale_i} replicas requested; prefect-compose runs one container per "
+                 "service (scaling is not supported yet)", "scale")
 
     engine_options = {k: v for k, v in svc.items() if k in ENGINE_OPTIONS}
     labels = svc.get("labels") or {}
@@ -481,7 +481,7 @@ def _service(name: str, svc: dict, project: dict, env: dict[str, str], base: Pat
             networks=_networks(svc, ctx, project["__networks__"]),
             network_mode=svc.get("network_mode"),
             healthcheck=_healthcheck(svc.get("healthcheck"), ctx),
-            depends_on=_depends_on(svc.get("depends_on"), ctx),
+            depends_on=_implied_dependencies(svc, _depends_on(svc.get("depends_on"), ctx)),
             restart=_restart(svc.get("restart"), ctx),
             pre_start=_hooks(svc.get("pre_start"), ctx),
             stop_signal=svc.get("stop_signal"),
@@ -499,6 +499,17 @@ def _service(name: str, svc: dict, project: dict, env: dict[str, str], base: Pat
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ctx.error(err["msg"], *(str(x) for x in err["loc"])) from None
+
+
+def _implied_dependencies(svc: dict, deps: dict[str, Dependency]) -> dict[str, Dependency]:
+    """`network_mode: service:X` and `links: [X]` make X a dependency, as in Compose."""
+    out = dict(deps)
+    mode = svc.get("network_mode") or ""
+    if mode.startswith("service:"):
+        out.setdefault(mode.split(":", 1)[1], Dependency(restart=True))
+    for link in svc.get("links") or []:
+        out.setdefault(str(link).split(":", 1)[0], Dependency())
+    return out
 
 
 def _opt_str(value: Any) -> str | None:
@@ -602,6 +613,18 @@ def build_project(doc: dict, *, name: str, working_dir: Path, files: list[str],
     for sname in sorted(enabled):
         services[sname] = _service(sname, dict(enabled[sname]), project_raw, env, working_dir,
                                    warnings)
+    names: dict[str, str] = {}
+    for sname, svc in services.items():
+        if svc.container_name:
+            if svc.container_name in names:
+                raise InputError(f'container name "{svc.container_name}" is already in use by '
+                                 f'service "{names[svc.container_name]}"', file=svc.source_file,
+                                 path=f"services.{sname}.container_name")
+            names[svc.container_name] = sname
+        mode = svc.network_mode or ""
+        if mode.startswith("service:") and mode[8:] not in services:
+            raise InputError(f'unknown service "{mode[8:]}"', file=svc.source_file,
+                             path=f"services.{sname}.network_mode")
     for sname, svc in services.items():
         for dep, spec in svc.depends_on.items():
             if dep in disabled and not spec.required:

@@ -156,10 +156,14 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
     completion_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
                           if d.condition == "service_completed_successfully"}
     jobs = {n for n, s in services.items() if is_job(s, completion_targets)}
+    if job_timeout_s is not None and job_timeout_s <= 0:
+        raise InputError("must be a positive duration", path="--job-timeout")
+    top = project.x_prefect.job_timeout_s
+    if top is not None and top <= 0:
+        raise InputError("must be a positive duration", file=project.files[0],
+                         path="x-prefect.job_timeout")
     default_job_timeout = (job_timeout_s if job_timeout_s is not None
-                           else project.x_prefect.job_timeout_s or DEFAULT_JOB_TIMEOUT_S)
-    if default_job_timeout <= 0:
-        raise InputError("the job timeout must be a positive duration")
+                           else top if top is not None else DEFAULT_JOB_TIMEOUT_S)
 
     healthy_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
                        if d.condition == "service_healthy"}

@@ -36,7 +36,8 @@ def plan_json(plan: Plan) -> str:
 
 
 def _node(step_id: str) -> str:
-    return "s_" + re.sub(r"[^A-Za-z0-9_]", "_", step_id)
+    """A Mermaid id: readable, and unique (characters Mermaid rejects are hex-escaped)."""
+    return "s_" + re.sub(r"[^A-Za-z0-9]", lambda m: f"_{ord(m.group(0)):x}_", step_id)
 
 
 def plan_mermaid(plan: Plan) -> str:

@@ -153,9 +153,6 @@ def test_job_timeout_bare_number(proj, capsys):
     assert '--job-timeout: invalid duration "30": a number needs a unit' in err
 
 
-@known_bug("poor message: `--job-timeout 0s` says only 'the job "
-           "timeout must be a positive duration', without naming "
-           "the option")
 def test_job_timeout_zero_names_the_option(proj, capsys):
     code, _, err = run(capsys, "plan", "--job-timeout", "0s")
     assert code == 2
@@ -169,9 +166,6 @@ def test_unvalidated_wrong_type_prints_no_traceback(proj, capsys):
     assert "Traceback" not in err and out == ""
 
 
-@known_bug("bug: `volumes: 1` crashes the normalizer (TypeError), so "
-           "plan exits 1 with 'error: TypeError ...' instead of 2 "
-           "with the file and key path")
 def test_unvalidated_wrong_type_is_invalid_input(proj, capsys):
     (proj / "compose.yaml").write_text("services:\n  web:\n    image: x\n    volumes: 1\n")
     code, _, err = run(capsys, "plan")

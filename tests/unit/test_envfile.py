@@ -103,8 +103,6 @@ def test_invalid_line_names_file_and_line(line, lineno):
     assert str(err.value).startswith(f"bad.env:{lineno}: invalid line")
 
 
-@known_bug("bug: Compose accepts dotenv keys that start with a digit "
-           "(`1BAD=2` -> environment {'1BAD': '2'}); ours rejects them")
 def test_key_starting_with_a_digit_is_accepted_as_in_compose():
     assert parse_env_text("1BAD=2\n", "e.env") == {"1BAD": "2"}
 

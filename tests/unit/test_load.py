@@ -959,9 +959,6 @@ def test_paths_outside_the_project_are_warnings(proj):
     assert "outside the project directory" in joined
 
 
-@known_bug("bug: the project dir is not resolved but mount/env_file "
-           "paths are, so a project reached through a symlink warns "
-           "that its own files are outside it")
 def test_no_outside_warning_through_a_symlinked_project_dir(tmp_path, monkeypatch):
     real = tmp_path / "real"
     write(real, {"compose.yaml": "services:\n  web:\n    image: x\n    env_file: ./a.env\n"
@@ -985,17 +982,12 @@ def test_version_is_obsolete_warning(proj):
     "    configs: true",
     "    networks: [{a: 1}]",
 ])
-@known_bug("bug: these wrong types crash the normalizer "
-           "(TypeError) instead of raising InputError")
 def test_wrong_types_are_input_errors(proj, snippet):
     write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n" + snippet + "\n"})
     load_error()
 
 
 @pytest.mark.parametrize("top", ["secrets: 1", "configs: [a]", "secrets:\n  pw: text"])
-@known_bug("bug: a top-level secrets/configs that is not a mapping "
-           "of mappings crashes (AttributeError / pydantic "
-           "ValidationError) instead of raising InputError")
 def test_top_level_secrets_configs_wrong_types(proj, top):
     write(proj, {"compose.yaml": SIMPLE + top + "\n"})
     load_error()
@@ -1038,8 +1030,6 @@ def test_non_string_durations(value):
 
 @pytest.mark.parametrize("text, seconds", [("1d", 86400.0), ("1w", 604800.0),
                                            ("2d12h", 216000.0)])
-@known_bug("bug: compose-go's durations also accept d and w "
-           "(`1d` -> 24h0m0s); units.parse_duration rejects them")
 def test_day_and_week_durations(text, seconds):
     from prefect_compose.units import parse_duration
 
@@ -1047,9 +1037,6 @@ def test_day_and_week_durations(text, seconds):
 
 
 # -- nested keys: validated as Compose does, or warned about --------------------------------
-@known_bug("bug: unknown keys inside a long-syntax volume (and in "
-           "service networks, top-level networks/volumes) are "
-           "silently accepted; Compose rejects them")
 def test_unknown_key_in_long_volume_is_an_error(proj):
     write(proj, {"compose.yaml": """\
         services:
@@ -1076,10 +1063,6 @@ def test_unknown_key_in_long_volume_is_an_error(proj):
      "ipam"),
     ("networks:\n  default:\n    enable_ipv6: true\n", "enable_ipv6"),
 ])
-@known_bug("bug: nested options Compose honours but we do not "
-           "(bind.propagation, volume.nocopy, tmpfs.size, ipam, "
-           "enable_ipv6) are dropped with no warning (SPEC: a key "
-           "it cannot honour yet is a warning naming it)")
 def test_unhonoured_nested_options_are_warned_about(proj, snippet, key):
     service = "services:\n  web:\n    image: x\n"
     text = (service + snippet) if snippet.startswith("    ") else (service + snippet)
@@ -1104,35 +1087,24 @@ def test_include_env_uses_the_given_environ_not_os_environ(proj, monkeypatch):
 
 
 # -- rules Compose checks across services -----------------------------------------------------
-@known_bug("bug: Compose rejects two services with the same "
-           "container_name ('container name \"same\" is already in "
-           "use'); ours accepts it and `up` would fail on the engine")
 def test_duplicate_container_name_is_an_error(proj):
     write(proj, {"compose.yaml": "services:\n  a:\n    image: x\n    container_name: same\n"
                                  "  b:\n    image: x\n    container_name: same\n"})
     assert "same" in str(load_error())
 
 
-@known_bug("bug: `network_mode: service:db` implies depends_on db "
-           "(service_started, restart: true) in Compose; ours adds "
-           "no dependency, so web may start before db")
 def test_network_mode_service_implies_a_dependency(proj):
     write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n"
                                  "    network_mode: 'service:db'\n  db:\n    image: x\n"})
     assert "db" in load().services["web"].depends_on
 
 
-@known_bug("bug: `network_mode: service:ghost` names an unknown "
-           "service; Compose rejects it, ours accepts it")
 def test_network_mode_unknown_service_is_an_error(proj):
     write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n"
                                  "    network_mode: 'service:ghost'\n"})
     assert "ghost" in str(load_error())
 
 
-@known_bug("bug: `links: [db]` implies depends_on db in Compose; "
-           "ours only warns that links is unsupported and drops the "
-           "ordering")
 def test_links_imply_a_dependency(proj):
     write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n    links: ['db:database']\n"
                                  "  db:\n    image: x\n"})
