@@ -98,8 +98,9 @@ def _braced(text: str, pos: int, env: Mapping[str, str],
         ":?": not value, "?": not is_set,
         ":+": bool(value), "+": is_set,
     }[op]
-    # The argument is expanded lazily: a default is only evaluated when it is used.
-    arg, pos = _expand(text, pos, env, on_missing, nested=True, evaluate=evaluate and use_arg)
+    # The argument is expanded even when unused, as compose-go does: `${SET:-${UNSET:?x}}`
+    # fails there too.
+    arg, pos = _expand(text, pos, env, on_missing, nested=True, evaluate=evaluate)
     pos += 1  # the closing brace
     if op in (":?", "?"):
         if use_arg and evaluate:

@@ -33,7 +33,11 @@ SCALARS = (S, N, B, NULL)
 LIST_OR_DICT = (Seq(S, N), Map(values=SCALARS))
 COMMAND = (S, STRS, NULL)
 
-DURATION = (S, N)  # a bare number is rejected by the duration parser, with a better message
+class Duration:
+    """A Compose duration ("1m30s"); checked here so the error names the file that set it."""
+
+
+DURATION = Duration()
 HEALTHCHECK = Map({"test": (S, STRS), "interval": DURATION, "timeout": DURATION,
                    "retries": (N, S), "start_period": DURATION, "start_interval": DURATION,
                    "disable": (B, S)})
@@ -164,6 +168,14 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
         return
     if isinstance(value, Override):
         value = value.value
+    if isinstance(spec, Duration):
+        from .units import parse_duration
+
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            fail(path, str(exc))
+        return
     options = spec if isinstance(spec, tuple) else (spec,)
     for option in options:
         if isinstance(option, Seq) and isinstance(value, list):
@@ -203,6 +215,8 @@ def check_service(svc: dict, file: str, path: str, warn: Callable[[str], None]) 
         if key in SERVICE:
             check(value, SERVICE[key], f"{path}.{key}", fail,
                   lambda p, m: warn(f"{file}: {p}: {m}"), top=key)
+        elif not (isinstance(key, str) and key.startswith("x-")):
+            fail(f"{path}.{key}", f'unknown key "{key}"')
 
 
 def check_top_level(doc: dict, file: str, warn: Callable[[str], None]) -> None:

@@ -109,9 +109,6 @@ def test_nested_required_in_a_used_default_fails():
         interpolate("${UNSET:-${UNSET2:?boom}}", ENV)
 
 
-@known_bug("bug: Compose evaluates a nested default eagerly, so "
-           "${SET:-${UNSET:?boom}} fails there even though SET is set; "
-           "ours expands defaults lazily and accepts it")
 def test_nested_required_in_an_unused_default_fails_as_in_compose():
     with pytest.raises(InterpolationError, match="boom"):
         interpolate("${SET:-${UNSET:?boom}}", ENV)

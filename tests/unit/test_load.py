@@ -1116,10 +1116,6 @@ def test_links_imply_a_dependency(proj):
     ("    imagee: y\n", "services.web.imagee"),
     ("    healthcheck:\n      interval: 5x\n", "services.web.healthcheck.interval"),
 ])
-@known_bug("poor message: an error in a key that an override file "
-           "set is reported against the first file (merged services "
-           "keep the base file's __file__); Compose names the "
-           "override file")
 def test_error_from_an_override_file_names_that_file(proj, bad, path):
     write(proj, {"compose.yaml": SIMPLE, "override.yaml": "services:\n  web:\n" + bad})
     assert str(load_error("compose.yaml", "override.yaml")).startswith(f"override.yaml: {path}")
