@@ -39,6 +39,8 @@ class Step(_Frozen):
     upstream: tuple[Edge, ...] = ()
     timeout_s: float | None = None
     hook_index: int | None = None
+    # a job every dependent of which has `required: false`: its failure is a warning
+    optional: bool = False
 
 
 class BuildSpec(_Frozen):
@@ -242,6 +244,14 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
                             for n in s.networks})
     used_volumes = sorted({project.volumes[m.source].name for s in services.values()
                            for m in s.volumes if m.type == "volume" and m.source})
+    edges_to: dict[str, list[Edge]] = {}
+    for st in steps.values():
+        for e in st.upstream:
+            edges_to.setdefault(e.step, []).append(e)
+    for sid, st in list(steps.items()):
+        into = edges_to.get(sid, [])
+        if st.kind == "job" and into and not any(e.required for e in into):
+            steps[sid] = st.model_copy(update={"optional": True})
     return Plan(
         project=project.name, working_dir=project.working_dir, files=project.files,
         services=tuple(plans), steps=_topological(steps),

@@ -25,7 +25,8 @@ def plan_text(plan: Plan) -> str:
             for e in step.upstream) or "-"
         timeout = format_duration(step.timeout_s) if step.timeout_s else "-"
         lines.append(f"step    {step.id:<{width}}  {step.kind:<9} timeout {timeout:<6} "
-                     f"after {after}")
+                     f"after {after}" + ("  [may fail: only optional dependents]"
+                                         if step.optional else ""))
     for w in plan.warnings:
         lines.append(f"warning {w}")
     return "\n".join(lines)

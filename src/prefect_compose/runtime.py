@@ -188,10 +188,14 @@ def run_step(deployment_id: str, step_id: str) -> Any:
         outcome.tail = exc.tail
         text = exc.message + (f"\n--- last output of {step.service} ---\n{d.mask(exc.tail)}"
                               if exc.tail else "")
+        name = "TimedOut" if isinstance(exc, JobTimedOut) else "Failed"
+        if step.optional:  # every dependent said `required: false`: a warning, not a failure
+            logger.warning(text + "\n(only optional dependents wait for it: continuing)")
+            d.status(step.service, f"{exc.message} (optional: continuing)")
+            return Failed(name=name, message=d.mask(exc.message))
         logger.error(text)
         d.status(step.service, exc.message)
         d.fail(exc.message)
-        name = "TimedOut" if isinstance(exc, JobTimedOut) else "Failed"
         return Failed(name=name, message=d.mask(exc.message))
     except ComposeError as exc:
         outcome.status, outcome.message = "failed", str(exc)
@@ -602,7 +606,9 @@ def _final_state(d: Deployment) -> State:
     outcomes = [d.outcomes[s.id] for s in d.plan.steps]
     if d.cancelled:
         return Cancelled(message=f"deployment {d.project.name} cancelled: {d.abort_reason}")
-    failures = [o for o in outcomes if o.status in ("failed", "timed out")]
+    optional = {s.id for s in d.plan.steps if s.optional}
+    failures = [o for o in outcomes if o.status in ("failed", "timed out")
+                and o.step not in optional]
     if failures:
         first = failures[0]
         code = f" (exit code {first.exit_code})" if first.exit_code is not None else ""
@@ -611,6 +617,10 @@ def _final_state(d: Deployment) -> State:
             f"deployment {d.project.name} failed: {first.message}"
             f"{code if 'exit code' not in first.message else ''}"
             + (f"\nlast output of {first.service}:\n{tail}" if tail else "")))
+    tolerated = [o.step for o in outcomes if o.step in optional and o.status != "ok"]
+    if tolerated:
+        return Completed(message=f"deployment {d.project.name} succeeded; optional "
+                                 f"{', '.join(tolerated)} did not (required: false)")
     return Completed(message=f"deployment {d.project.name}: {len(outcomes)} steps succeeded")
 
 
