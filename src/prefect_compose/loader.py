@@ -73,6 +73,7 @@ class _Loader:
         self.warnings = warnings
         self._missing: set[str] = set()
         self._cache: dict[tuple[Path, Path], dict] = {}
+        self.tagged = False  # any `!reset`/`!override`: resolve them after merging
 
     # -- one file ---------------------------------------------------------------------------
     def load_file(self, path: Path, base_dir: Path, env: dict[str, str] | None = None,
@@ -94,6 +95,8 @@ class _Loader:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot read: {exc}", file=shown) from None
         doc = parse_yaml(text, shown)
+        if "!reset" in text or "!override" in text:
+            self.tagged = True
         if doc is None or (isinstance(doc, dict) and not doc):
             raise InputError("empty compose file", file=shown)
         if not isinstance(doc, dict):
@@ -569,7 +572,8 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         part = loader.load_file(p, pdir)
         doc = merge_docs(doc, part) if doc else part
 
-    doc = _settled(doc)
+    if loader.tagged:
+        doc = _settled(doc)
     name_source = "-p/--project-name"
     if not project_name:  # `-p ""` falls back as if it were not given (as Compose)
         project_name = None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InputError
+from .yamlload import Override, Reset
 
 # value kinds
 S, B, I, N, NULL = "string", "boolean", "integer", "number", "null"
@@ -162,8 +163,8 @@ def _matches(value: Any, kind: str) -> bool:
 def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
           warn: Callable[[str, str], None] | None = None, top: str = "") -> None:
     """Check ``value`` against ``spec``; ``fail(path, message)`` raises."""
-    from .yamlload import Override, Reset
-
+    if spec is S and type(value) is str:  # the common case, first
+        return
     if isinstance(value, Reset):
         return
     if isinstance(value, Override):

@@ -58,6 +58,13 @@ class Override:
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    # no path resolvers: skip PyYAML's per-node bookkeeping for them
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # called by libyaml
         if kind is ScalarNode:
             if implicit[0]:
@@ -247,7 +254,7 @@ def parse_yaml(text: str, file: str) -> Any:
         raise InputError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
         raise InputError("invalid YAML: document nested too deeply", file=file) from None
-    if _expanded_size(doc) > MAX_EXPANDED_NODES:
+    if "*" in text and _expanded_size(doc) > MAX_EXPANDED_NODES:  # no alias without `*`
         raise InputError(
             f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through aliases "
             "(an alias bomb?)", file=file)
