@@ -3,7 +3,6 @@ console script (the only subprocess in the unit suite)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
@@ -14,21 +13,6 @@ from pathlib import Path
 import pytest
 
 from prefect_compose.cli import main
-
-
-def known_bug(reason: str):
-    """A strict xfail for a bug in src/ (the lead removes the decorator once it is fixed).
-    The failure is reported in one line: formatting full tracebacks for a few dozen expected
-    failures would cost seconds of the unit suite."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(*args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except (Exception, pytest.fail.Exception) as exc:
-                pytest.fail(f"{type(exc).__name__}: {exc}"[:2000], pytrace=False)
-        return pytest.mark.xfail(strict=True, reason=reason)(test)
-    return wrap
 
 
 APP = """\

@@ -3,27 +3,11 @@
 
 from __future__ import annotations
 
-import functools
 
 import pytest
 
 from prefect_compose.envfile import parse_env_text, read_env_file
 from prefect_compose.errors import InputError
-
-
-def known_bug(reason: str):
-    """A strict xfail for a bug in src/ (the lead removes the decorator once it is fixed).
-    The failure is reported in one line: formatting full tracebacks for a few dozen expected
-    failures would cost seconds of the unit suite."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(*args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except (Exception, pytest.fail.Exception) as exc:
-                pytest.fail(f"{type(exc).__name__}: {exc}"[:2000], pytrace=False)
-        return pytest.mark.xfail(strict=True, reason=reason)(test)
-    return wrap
 
 
 SAMPLE = """\

@@ -3,26 +3,10 @@
 
 from __future__ import annotations
 
-import functools
 
 import pytest
 
 from prefect_compose.interpolate import InterpolationError, interpolate, interpolate_tree
-
-
-def known_bug(reason: str):
-    """A strict xfail for a bug in src/ (the lead removes the decorator once it is fixed).
-    The failure is reported in one line: formatting full tracebacks for a few dozen expected
-    failures would cost seconds of the unit suite."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(*args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except (Exception, pytest.fail.Exception) as exc:
-                pytest.fail(f"{type(exc).__name__}: {exc}"[:2000], pytrace=False)
-        return pytest.mark.xfail(strict=True, reason=reason)(test)
-    return wrap
 
 
 ENV = {"SET": "val", "EMPTY": "", "OTHER": "o"}

@@ -7,7 +7,6 @@ run by hand on the same inputs.
 
 from __future__ import annotations
 
-import functools
 import os
 import textwrap
 from pathlib import Path
@@ -17,21 +16,6 @@ import pytest
 from prefect_compose.errors import InputError
 from prefect_compose.loader import load_project, normalize_project_name
 from prefect_compose.model import Dependency, Healthcheck, Mount, Port
-
-
-def known_bug(reason: str):
-    """A strict xfail for a bug in src/ (the lead removes the decorator once it is fixed).
-    The failure is reported in one line: formatting full tracebacks for a few dozen expected
-    failures would cost seconds of the unit suite."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(*args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except (Exception, pytest.fail.Exception) as exc:
-                pytest.fail(f"{type(exc).__name__}: {exc}"[:2000], pytrace=False)
-        return pytest.mark.xfail(strict=True, reason=reason)(test)
-    return wrap
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ timeouts, builds, config hashes, and the three renderings."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import textwrap
@@ -21,21 +20,6 @@ from prefect_compose.plan import (
     refuse_providers,
 )
 from prefect_compose.render import plan_json, plan_mermaid, plan_table_markdown, plan_text
-
-
-def known_bug(reason: str):
-    """A strict xfail for a bug in src/ (the lead removes the decorator once it is fixed).
-    The failure is reported in one line: formatting full tracebacks for a few dozen expected
-    failures would cost seconds of the unit suite."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def test(*args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except (Exception, pytest.fail.Exception) as exc:
-                pytest.fail(f"{type(exc).__name__}: {exc}"[:2000], pytrace=False)
-        return pytest.mark.xfail(strict=True, reason=reason)(test)
-    return wrap
 
 
 @pytest.fixture
