@@ -103,6 +103,8 @@ def _quiet_prefect_console() -> None:
     setup_logging()
 
     def keep(record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None  # Prefect logs failed states with an empty traceback
         return record.levelno >= logging.WARNING or not record.name.startswith(
             ("prefect.task_runs", "prefect.task_engine"))
 

@@ -530,8 +530,9 @@ def _execute(d: Deployment, logger: Any) -> State:
     if d.abort.is_set():
         cleanup_started(d)
     _publish_summary(d)
-    if interrupted is not None:
-        raise interrupted
+    if interrupted is not None:  # cleaned up: the run ends Cancelled, not Crashed
+        d.status("up", f"interrupted ({type(interrupted).__name__}): stopped what this "
+                       "deployment started")
     return _final_state(d)
 
 
@@ -568,17 +569,30 @@ def _max_grace(d: Deployment) -> float:
 
 
 def cleanup_started(d: Deployment) -> None:
-    """After a failure or interrupt: nothing this deployment started is left running."""
+    """After an interrupt or a cancel, nothing this deployment started is left running; after
+    a failure, the jobs still running are stopped and the services it converged keep
+    serving (SPEC: "Failure, timeouts, cancellation")."""
     engine = d.engine
     threads = []
+    everything = d.cancelled
     for cid, service in list(d.created.items()):
+        if not everything and d.plan.service(service).kind != "job" and not _is_oneoff(
+                engine, cid):
+            continue
         grace = d.project.services[service].stop_grace_period_s
         t = threading.Thread(target=_stop_quietly, args=(engine, cid, grace), daemon=True)
         t.start()
         threads.append(t)
     for t in threads:
         t.join(timeout=_max_grace(d) + 10)
-    cleanup_by_label(engine, d.project.name, d.flow_run_id)
+    cleanup_by_label(engine, d.project.name, d.flow_run_id, oneoff_only=not everything)
+
+
+def _is_oneoff(engine: Engine, cid: str) -> bool:
+    try:
+        return engine.info(cid).labels.get(LABEL_ONEOFF) == "True"
+    except Exception:  # noqa: BLE001 - gone already
+        return True
 
 
 def _stop_quietly(engine: Engine, cid: str, grace: float) -> None:
@@ -588,15 +602,17 @@ def _stop_quietly(engine: Engine, cid: str, grace: float) -> None:
         pass
 
 
-def cleanup_by_label(engine: Engine, project: str, flow_run_id: str) -> None:
-    """Remove the one-off containers of one flow run, stop its others: works from any process."""
+def cleanup_by_label(engine: Engine, project: str, flow_run_id: str,
+                     oneoff_only: bool = False) -> None:
+    """Remove the one-off containers of one flow run and (unless ``oneoff_only``) stop its
+    others: works from any process, by label."""
     for c in engine.list_containers(project, extra_labels={LABEL_FLOW_RUN: flow_run_id}):
         if c.labels.get(LABEL_PROJECT) != project:
             continue
         try:
             if c.labels.get(LABEL_ONEOFF) == "True":
                 engine.remove(c.id, force=True)
-            elif c.state == "running":
+            elif c.state == "running" and not oneoff_only:
                 engine.stop(c.id, 10)
         except Exception:  # noqa: BLE001
             pass

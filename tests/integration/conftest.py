@@ -27,7 +27,8 @@ LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
 LABEL_ONEOFF = "com.docker.compose.oneoff"
 # variables the scenarios interpolate: never inherited from the developer's shell
-_SCENARIO_VARS = ("GREETING", "NAME", "WEB_VERSION", "MIGRATE_EXIT", "COMPOSE_PROJECT_NAME",
+_SCENARIO_VARS = ("GREETING", "NAME", "DB_VERSION", "WEB_VERSION", "MIGRATE_EXIT",
+                  "COMPOSE_PROJECT_NAME",
                   "COMPOSE_FILE", "COMPOSE_PROFILES")
 
 
