@@ -6,7 +6,8 @@
 For each tool: a first deploy on a clean engine (network, volume, build, db healthy, migrate
 job, web healthy, warm-cache job), then a redeploy of the unchanged file (jobs run again,
 services left running), then teardown. Compose runs as `docker-compose up -d --wait` (its
-jobs are plain containers there). Wall-clock seconds, median of --repeat runs.
+jobs are plain containers there, and it exits 1 once one has exited: only its time counts).
+Wall-clock seconds, median of --repeat runs.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def _compose() -> str:
     return str(Path(compose.__file__).parent / "docker-compose")
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], check: bool = True) -> float:
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=EXAMPLE, check=True, capture_output=True)
+    subprocess.run(cmd, cwd=EXAMPLE, check=check, capture_output=True)
     return time.perf_counter() - t0
 
 
@@ -45,8 +46,11 @@ def main() -> int:
         for name, base, up in (("prefect-compose", ours, ["up"]),
                                ("compose v2", theirs, ["up", "-d", "--wait"])):
             r = results[name]
-            r.setdefault("first deploy", []).append(timed(base + up))
-            r.setdefault("redeploy (unchanged)", []).append(timed(base + up))
+            # Compose's `--wait` exits 1 here once a job container has exited (migrate is no
+            # completion target for it): it has waited all the same, so only time it
+            check = name == "prefect-compose"
+            r.setdefault("first deploy", []).append(timed(base + up, check))
+            r.setdefault("redeploy (unchanged)", []).append(timed(base + up, check))
             r.setdefault("down -v", []).append(timed(base + ["down", "-v"]))
     print("| step | prefect-compose | Docker Compose v2 |")
     print("|---|---:|---:|")
