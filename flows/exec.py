@@ -7,7 +7,8 @@ from prefect import flow, get_run_logger
 from prefect.states import Completed, Failed, State
 
 
-@flow(name="compose-exec", persist_result=False, log_prints=False)
+@flow(name="compose-exec", flow_run_name="exec {service}", persist_result=False,
+      log_prints=False)
 def compose_exec(service: str, command: list[str], project_dir: str = ".",
                  files: list[str] | None = None, project_name: str | None = None,
                  env: dict[str, str] | None = None, workdir: str | None = None,

@@ -9,7 +9,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 
-@flow(name="compose-run", persist_result=False, log_prints=False)
+@flow(name="compose-run", flow_run_name="run {service}", persist_result=False, log_prints=False)
 def compose_run(service: str, command: list[str] | None = None, project_dir: str = ".",
                 files: list[str] | None = None, project_name: str | None = None,
                 env: dict[str, str] | None = None, timeout: str | None = None,
