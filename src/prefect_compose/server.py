@@ -508,6 +508,7 @@ def configure_environment(echo: Callable[[str], None] | None = None) -> str | No
         (echo or _stderr)(EPHEMERAL_HINT)
     # Prefect gives an ephemeral server 20 s to answer; a 2-core machine needs more at times
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home
     return None
 
 
