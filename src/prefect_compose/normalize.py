@@ -516,55 +516,45 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else scalar_str(value)
 
 
-def _top_networks(doc: dict, project: str, file: str) -> dict[str, Network]:
-    raw = doc.get("networks") or {}
+def _top_resources(doc: dict, section: str, project: str, file: str) -> dict[str, dict]:
+    """Top-level networks or volumes: engine name (PROJECT_key unless `name:` or external),
+    external, driver, labels and driver options, shared by both kinds."""
+    raw = doc.get(section) or {}
     if not isinstance(raw, dict):
-        raise InputError("must be a mapping", file=file, path="networks")
+        raise InputError("must be a mapping", file=file, path=section)
     out = {}
-    if "default" not in raw:
-        out["default"] = Network(name=f"{project}_default")
     for key, spec in raw.items():
         spec = spec or {}
         if not isinstance(spec, dict):
-            raise InputError("must be a mapping", file=file, path=f"networks.{key}")
+            raise InputError("must be a mapping", file=file, path=f"{section}.{key}")
         external = spec.get("external", False)
         if isinstance(external, dict):  # legacy `external: {name: x}`
             spec = {**spec, "name": external.get("name", spec.get("name"))}
             external = True
-        name = spec.get("name") or (key if external else f"{project}_{key}")
         labels = spec.get("labels") or {}
         if isinstance(labels, list):
             labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
-        out[key] = Network(name=str(name), external=bool(external), driver=spec.get("driver"),
-                           internal=bool(spec.get("internal", False)),
-                           labels={str(k): str(v) for k, v in labels.items()},
-                           driver_opts={str(k): str(v)
-                                        for k, v in (spec.get("driver_opts") or {}).items()})
+        out[key] = {
+            "name": str(spec.get("name") or (key if external else f"{project}_{key}")),
+            "external": bool(external), "driver": spec.get("driver"),
+            "labels": {str(k): str(v) for k, v in labels.items()},
+            "driver_opts": {str(k): str(v) for k, v in (spec.get("driver_opts") or {}).items()},
+            "internal": bool(spec.get("internal", False)),
+        }
+    return out
+
+
+def _top_networks(doc: dict, project: str, file: str) -> dict[str, Network]:
+    out = {} if "default" in (doc.get("networks") or {}) else {
+        "default": Network(name=f"{project}_default")}
+    for key, fields in _top_resources(doc, "networks", project, file).items():
+        out[key] = Network(**fields)
     return out
 
 
 def _top_volumes(doc: dict, project: str, file: str) -> dict[str, Volume]:
-    raw = doc.get("volumes") or {}
-    if not isinstance(raw, dict):
-        raise InputError("must be a mapping", file=file, path="volumes")
-    out = {}
-    for key, spec in raw.items():
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise InputError("must be a mapping", file=file, path=f"volumes.{key}")
-        external = spec.get("external", False)
-        if isinstance(external, dict):
-            spec = {**spec, "name": external.get("name", spec.get("name"))}
-            external = True
-        name = spec.get("name") or (key if external else f"{project}_{key}")
-        labels = spec.get("labels") or {}
-        if isinstance(labels, list):
-            labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
-        out[key] = Volume(name=str(name), external=bool(external), driver=spec.get("driver"),
-                          labels={str(k): str(v) for k, v in labels.items()},
-                          driver_opts={str(k): str(v)
-                                       for k, v in (spec.get("driver_opts") or {}).items()})
-    return out
+    return {key: Volume(**{k: v for k, v in fields.items() if k != "internal"})
+            for key, fields in _top_resources(doc, "volumes", project, file).items()}
 
 
 def _top_x_prefect(doc: dict, file: str) -> ProjectXPrefect:

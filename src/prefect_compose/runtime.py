@@ -27,14 +27,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
 from .accounting import size_seconds
-from .engine import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
+from .engine import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
 from .errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
 from .model import Project
 from .plan import Plan, Step, refuse_providers
 from .specs import build_spec
 from .units import format_duration
 
-LABEL_CONFIG_HASH = "com.docker.compose.config-hash"
 _DEPLOYMENTS: dict[str, Deployment] = {}
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)",
                           re.I)

@@ -8,23 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .engine import (
-    LABEL_CONFIG_HASH,
-    LABEL_FLOW_RUN,
-    LABEL_NUMBER,
-    LABEL_ONEOFF,
-    LABEL_PROJECT,
-    LABEL_SERVICE,
+    LABEL_IMAGE,
     ContainerSpec,
     Mount as EngineMount,
     PortBinding,
+    compose_labels,
 )
 from .model import Hook, Project, Service
 
-LABEL_WORKING_DIR = "com.docker.compose.project.working_dir"
-LABEL_CONFIG_FILES = "com.docker.compose.project.config_files"
-LABEL_VERSION = "com.docker.compose.version"
-LABEL_IMAGE = "com.docker.compose.image"
-COMPOSE_VERSION = "2.40.3"  # the Compose behaviour we follow; lets `docker compose ps` list ours
 NS = 1_000_000_000
 
 
@@ -120,18 +111,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     env.update(extra_env or {})
     labels = {
         **svc.labels,
-        LABEL_PROJECT: project.name,
-        LABEL_SERVICE: svc.name,
-        LABEL_ONEOFF: "True" if oneoff else "False",
-        LABEL_CONFIG_HASH: config_hash,
-        LABEL_NUMBER: "1",
-        LABEL_WORKING_DIR: project.working_dir,
-        LABEL_CONFIG_FILES: ",".join(project.files),
-        LABEL_VERSION: COMPOSE_VERSION,
+        **compose_labels(project.name, svc.name, config_hash=config_hash, oneoff=oneoff,
+                         working_dir=project.working_dir, config_files=project.files,
+                         flow_run_id=flow_run_id),
         LABEL_IMAGE: image,
     }
-    if flow_run_id:
-        labels[LABEL_FLOW_RUN] = flow_run_id
     nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
     primary = None
     aliases: tuple[str, ...] = ()
