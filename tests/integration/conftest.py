@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 import time
 import uuid
 from dataclasses import dataclass
@@ -154,8 +155,10 @@ def up(prefect_server, busybox_image):
 @pytest.fixture(scope="session")
 def pc():
     """These helpers as a namespace (`pc.flow_run_of(...)`): test modules cannot import a
-    conftest by name, as tests/conftest.py is a `conftest` too."""
-    return sys.modules[__name__]
+    conftest by name, as tests/conftest.py is a `conftest` too. Built from this module's own
+    globals: `sys.modules["conftest"]` may be another directory's conftest."""
+    return types.SimpleNamespace(**{k: v for k, v in globals().items()
+                                    if not k.startswith("__")})
 
 
 # -- Prefect read-back -----------------------------------------------------------------------------
