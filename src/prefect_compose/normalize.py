@@ -35,7 +35,6 @@ from .model import (
     XPrefect,
 )
 from .units import parse_duration, parse_size
-from .yamlload import Override, Reset
 
 # keys handed to the engine unchanged (docker SDK create() keyword of the same meaning)
 ENGINE_OPTIONS = {
@@ -52,14 +51,6 @@ NOT_SUPPORTED = {
     "credential_spec", "develop", "device_cgroup_rules", "external_links", "gpus", "isolation",
     "label_file", "links", "logging", "mem_swappiness", "models", "post_start", "pre_stop",
     "pull_refresh_after", "storage_opt", "use_api_socket", "uts", "volumes_from",
-}
-MODELLED = {
-    "image", "build", "provider", "command", "entrypoint", "environment", "env_file",
-    "working_dir", "user", "hostname", "container_name", "labels", "ports", "expose", "volumes",
-    "networks", "network_mode", "healthcheck", "depends_on", "restart", "pre_start",
-    "stop_signal", "stop_grace_period", "cpus", "mem_limit", "deploy", "profiles", "platform",
-    "pull_policy", "secrets", "configs", "init", "tty", "stdin_open", "scale", "x-prefect",
-    "extends",
 }
 RESTART_OK = ("no", "always", "unless-stopped", "on-failure")
 
@@ -406,18 +397,10 @@ def _service(name: str, svc: dict, project: dict, env: dict[str, str], base: Pat
              warnings: list[str]) -> Service:
     file = svc.pop("__file__", "compose.yaml")
     ctx = _Ctx(file, name, warnings)
+    # unknown keys and wrong shapes were rejected per file (schema.check_service)
     for key in svc:
-        if not isinstance(key, str):
-            raise ctx.error(f"invalid key {key!r}")
-        if key in MODELLED or key in ENGINE_OPTIONS or key.startswith("x-"):
-            continue
         if key in NOT_SUPPORTED:
             ctx.warn("not supported yet, ignored", key)
-            continue
-        raise ctx.error(f'unknown key "{key}"', key)
-    for key, value in svc.items():
-        if isinstance(value, (Reset, Override)):
-            raise ctx.error("!reset and !override only apply in an override file", key)
 
     provider = svc.get("provider")
     if provider is not None and not isinstance(provider, dict):

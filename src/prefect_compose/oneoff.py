@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from .accounting import size_seconds
 from .engine import Engine
 from .model import Project
 from .plan import Plan
+from .resources import build_image, ensure_networks_and_volumes
 from .specs import build_spec
 
 TIMEOUT_EXIT_CODE = 124
@@ -28,23 +28,14 @@ class RunResult:
 
 def prepare_service(engine: Engine, project: Project, plan: Plan, service: str) -> str:
     """Networks, volumes and the image a service's container needs; returns the image."""
-    svc = project.services[service]
-    for key, net in project.networks.items():
-        if key in svc.networks and not net.external:
-            engine.ensure_network(net.name, project.name, key, labels=net.labels)
-    for m in svc.volumes:
-        if m.type == "volume" and m.source and not project.volumes[m.source].external:
-            vol = project.volumes[m.source]
-            engine.ensure_volume(vol.name, project.name, m.source, labels=vol.labels)
+    ensure_networks_and_volumes(engine, project, [service])
     image = plan.service(service).image or ""
     if not engine.image_exists(image):
-        if svc.build is None:
+        build = next((b for b in plan.builds if service in b.services), None)
+        if build is None:
             engine.pull(image)
         else:
-            engine.build(context=Path(svc.build.context), tag=image,
-                         dockerfile=svc.build.dockerfile,
-                         args={k: v for k, v in svc.build.args.items() if v is not None},
-                         target=svc.build.target)
+            build_image(engine, build)
     return image
 
 

@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -31,6 +30,7 @@ from .engine import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJE
 from .errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
 from .model import Project
 from .plan import Plan, Step, refuse_providers
+from .resources import build_image, ensure_networks_and_volumes
 from .specs import build_spec
 from .units import format_duration
 
@@ -470,23 +470,12 @@ def compose_up(project_dir: str = ".", files: list[str] | None = None,
 def prepare(d: Deployment, logger: Any) -> None:
     """Everything before the first container: networks, volumes, builds, images, hashes."""
     engine, plan, project = d.engine, d.plan, d.project
-    for key, net in project.networks.items():
-        if net.name not in plan.networks:
-            continue
-        if net.external:
-            continue
-        engine.ensure_network(net.name, project.name, key, labels=net.labels)
-    for key, vol in project.volumes.items():
-        if vol.name in plan.volumes and not vol.external:
-            engine.ensure_volume(vol.name, project.name, key, labels=vol.labels)
+    ensure_networks_and_volumes(engine, project, project.services)
     for b in plan.builds:
         d.status(",".join(b.services), f"building {', '.join(b.tags)}")
         t0 = time.monotonic()
-        engine.build(context=Path(b.context), tag=b.tags[0],
-                     dockerfile=b.dockerfile, args={k: v for k, v in b.args.items()
-                                                    if v is not None},
-                     target=b.target, extra_tags=b.tags[1:],
-                     on_log=lambda line, s=b.services[0]: logger.debug(f"build {s}: {line}"))
+        build_image(engine, b, on_log=lambda line, s=b.services[0]: logger.debug(
+            f"build {s}: {line}"))
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
     for sp in plan.services:
         svc = project.services[sp.name]
