@@ -420,6 +420,37 @@ def test_sigint_during_a_long_job_must_stop_everything_and_exit_130(prefect_serv
     assert not fr.state.is_completed(), fr.state
 
 
+def test_cancelling_the_flow_run_in_prefect_must_stop_the_job_and_end_cancelled(
+        prefect_server, project, watch, docker_client, pc):
+    """Cancelling the flow run through the API (what the UI's Cancel button does) while a long
+    job runs must stop the job's container, end the flow run Cancelled, and `up` exit 130."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    w = watch(project)
+    proc = pc.popen_cli("up", "sigint", project)
+    try:
+        w.wait_for(lambda s: s.service == "longjob" and "running" in s.states,
+                   timeout=60, message="the long job's container running")
+        fr = pc.flow_runs_of(project)[-1]  # still running: do not wait for it to finish
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(fr.id, Cancelling(), force=True)
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=45)
+    except BaseException:
+        proc.kill()
+        proc.communicate(timeout=10)
+        raise
+    figure("cancel in Prefect -> up exited", time.monotonic() - sent)
+    w.stop()
+    assert proc.returncode == 130, f"rc={proc.returncode}\n{out}\n{err}"
+    running = [c["Name"] for c in pc.containers_of(docker_client, project)
+               if c["State"]["Running"]]
+    assert running == [], running
+    assert not w.of("web")
+    assert pc.flow_run_of(project, count=1).state.is_cancelled()
+
+
 # -- 8. interpolation ------------------------------------------------------------------------------
 def test_interpolation_and_dotenv_must_reach_the_containers(up, project):
     """`.env` values and `${VAR:-default}` must reach the containers' command and
