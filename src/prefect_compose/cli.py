@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -127,6 +128,10 @@ def _cmd_server(args: argparse.Namespace) -> int:
     return server.main([args.action, "--port", str(args.port)])
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -136,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in ("run", "exec") and args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
+    if args.command == "run":  # SIGTERM, like Ctrl-C, removes the throwaway container
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.command == "plan":
             return _cmd_plan(args)
