@@ -83,8 +83,8 @@ def main() -> int:
     ap.add_argument("--compose-timeout", type=float, default=60.0,
                     help="give up on docker-compose config after this many seconds")
     args = ap.parse_args()
-    from prefect_compose.loader import load_project
-    from prefect_compose.plan import compile_plan
+    from prefect_compose.load.project import load_project
+    from prefect_compose.plan.compile import compile_plan
 
     binary = compose_binary()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
@@ -102,7 +102,7 @@ def main() -> int:
             ours()  # warm imports
             inproc = time_call(ours, args.repeat)
             cli = time_call(lambda: subprocess.run(
-                [sys.executable, "-m", "prefect_compose.cli", "plan", "-f", str(f),
+                [sys.executable, "-m", "prefect_compose.cli.main", "plan", "-f", str(f),
                  "--format", "json"], check=True, capture_output=True), max(1, args.repeat // 2))
             ref: list[float] = []
             if binary:

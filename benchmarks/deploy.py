@@ -39,7 +39,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    ours = [sys.executable, "-m", "prefect_compose.cli", "-p", "bench-ours"]
+    ours = [sys.executable, "-m", "prefect_compose.cli.main", "-p", "bench-ours"]
     theirs = [_compose(), "-p", "bench-compose"]
     results: dict[str, dict[str, list[float]]] = {"prefect-compose": {}, "compose v2": {}}
     for _ in range(args.repeat):

@@ -14,10 +14,10 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
                 files: list[str] | None = None, project_name: str | None = None,
                 env: dict[str, str] | None = None, timeout: str | None = None,
                 docker_host_block: str | None = None) -> State:
-    from prefect_compose.engine import Engine
-    from prefect_compose.loader import load_project
-    from prefect_compose.oneoff import run_oneoff
-    from prefect_compose.plan import compile_plan
+    from prefect_compose.engine.client import Engine
+    from prefect_compose.load.project import load_project
+    from prefect_compose.run.oneoff import run_oneoff
+    from prefect_compose.plan.compile import compile_plan
     from prefect_compose.units import parse_duration
 
     logger = get_run_logger()

@@ -4,7 +4,7 @@ The flow loads and compiles the compose project named by its parameters, then de
 the same code path as `prefect-compose up`.
 """
 
-from prefect_compose.runtime import compose_up
+from prefect_compose.run.flow import compose_up
 
 __all__ = ["compose_up"]
 

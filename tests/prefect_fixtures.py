@@ -9,7 +9,7 @@ and import the helpers (``read_flow_run``, ``task_runs_of``, ``task_run_states``
 (not ``tests.prefect_fixtures``): the server is shared through this module's state, so a test
 module that also imports the fixture gets the same server, never a second one.
 
-``prefect_server`` starts ``prefect_compose.server.start()`` on a free loopback port with a
+``prefect_server`` starts ``prefect_compose.cli.server.start()`` on a free loopback port with a
 temporary home, points ``PREFECT_API_URL``/``PREFECT_HOME``/``PREFECT_COMPOSE_HOME`` at it
 for the rest of the session (subprocesses such as ``prefect-compose up`` inherit them), yields
 the API URL and stops the server at the end.
@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from prefect_compose import server
+from prefect_compose.cli import server
 
 START_WAIT_S = 180.0  # a fresh DB on a loaded 2-core machine took 50 s; be generous
 _ENV_KEYS = ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_COMPOSE_HOME")

@@ -2,7 +2,7 @@
 
 Each case loads a fixture project of ``tests/fixtures/conformance`` twice, with the same files,
 project directory, env files, profiles and environment (exactly ``env`` plus PATH/HOME):
-``docker compose config --format json`` and ``prefect_compose.loader.load_project``. Then,
+``docker compose config --format json`` and ``prefect_compose.load.project.load_project``. Then,
 per field, our canonical model must say what Compose says: the project name, the set of
 services, ``environment``, ``command``, ``entrypoint``, ``depends_on`` (condition, required,
 restart), ``healthcheck`` (test, durations, retries, disable), ``ports``, ``volumes`` and ``restart``.
@@ -106,7 +106,7 @@ def compose_answer(case: Case):
 def our_answer(case: Case):
     """The loaded Project, or the exception load_project raised."""
     if case.id not in _ours_cache:
-        from prefect_compose.loader import load_project
+        from prefect_compose.load.project import load_project
 
         try:
             _ours_cache[case.id] = load_project(
@@ -158,7 +158,7 @@ def test_field_matches_compose(compose_v2, case: Case, field_name: str, monkeypa
 def test_plan_matches_compose(compose_v2, case: Case, monkeypatch):
     """The compiled plan of each fixture: project, services, dependencies, kinds (as in
     test_parity)."""
-    from prefect_compose.plan import compile_plan
+    from prefect_compose.plan.compile import compile_plan
 
     monkeypatch.chdir(case.dir)
     rc, cfg, err = compose_answer(case)
@@ -174,7 +174,7 @@ def test_effective_conditions(compose_v2, monkeypatch):
     """Spec: a short-form dependency on a job waits for its completion; the long form
     `condition: service_started` keeps waiting only for its start. Compose prints both as
     service_started, so this is checked against the spec, on top of Compose's answer."""
-    from prefect_compose.plan import compile_plan
+    from prefect_compose.plan.compile import compile_plan
 
     case = next(c for c in CASES if c.id == "depends")
     monkeypatch.chdir(case.dir)
@@ -198,7 +198,7 @@ REJECTS = sorted(p.parent.name for p in (FIXTURES / "rejects").glob("*/compose.y
 
 @pytest.mark.parametrize("name", REJECTS)
 def test_rejected_like_compose(compose_v2, name, capsys, monkeypatch, isolated_environ):
-    from prefect_compose.cli import main
+    from prefect_compose.cli.main import main
 
     pdir = FIXTURES / "rejects" / name
     file = pdir / "compose.yaml"

@@ -56,7 +56,7 @@ def compose_answers(compose_v2):
 
 
 def run_plan_inprocess(file: Path, pdir: Path, capsys, extra: list[str] = ()):
-    from prefect_compose.cli import main
+    from prefect_compose.cli.main import main
 
     capsys.readouterr()
     rc = main(["plan", "--format", "json", "-f", str(file), "--project-directory", str(pdir),
@@ -96,7 +96,7 @@ def test_model_matches_compose(compose_answers, file, pdir, monkeypatch):
     """Beyond the plan: the loaded model agrees with Compose on every field that
     test_canonical compares (environment, command, entrypoint, depends_on, healthcheck,
     ports, volumes, restart), on every project Compose accepts."""
-    from prefect_compose.loader import load_project
+    from prefect_compose.load.project import load_project
 
     c_rc, cfg, _ = compose_answers[file]
     if c_rc != 0:

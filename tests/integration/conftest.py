@@ -116,7 +116,7 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def cli_argv(command: str, project: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "prefect_compose.cli", command, "-p", project, *args]
+    return [sys.executable, "-m", "prefect_compose.cli.main", command, "-p", project, *args]
 
 
 def scenario_dir(scenario: str | Path) -> Path:

@@ -20,7 +20,7 @@ import docker.errors
 import pytest
 
 from prefect_compose import errors
-from prefect_compose.engine import (
+from prefect_compose.engine.client import (
     COMPOSE_VERSION,
     LABEL_NETWORK,
     LABEL_NUMBER,

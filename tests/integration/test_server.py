@@ -31,7 +31,7 @@ from prefect_fixtures import (  # noqa: E402
     task_runs_of,
 )
 
-from prefect_compose import server  # noqa: E402
+from prefect_compose.cli import server  # noqa: E402
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(300)]
 
@@ -72,7 +72,7 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 CONFIGURE = """
 import json, os, sys, time
 t = time.monotonic()
-from prefect_compose import server
+from prefect_compose.cli import server
 url = server.configure_environment()
 print(json.dumps({"url": url, "home": os.environ.get("PREFECT_HOME"),
                   "prefect_imported": "prefect" in sys.modules,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_compose.cli import main
+from prefect_compose.cli.main import main
 
 
 APP = """\

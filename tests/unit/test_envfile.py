@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefect_compose.envfile import parse_env_text, read_env_file
+from prefect_compose.load.envfile import parse_env_text, read_env_file
 from prefect_compose.errors import InputError
 
 

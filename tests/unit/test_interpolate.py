@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefect_compose.interpolate import InterpolationError, interpolate, interpolate_tree
+from prefect_compose.load.interpolate import InterpolationError, interpolate, interpolate_tree
 
 
 ENV = {"SET": "val", "EMPTY": "", "OTHER": "o"}

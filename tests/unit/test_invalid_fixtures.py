@@ -36,9 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from prefect_compose.cli import main
-from prefect_compose.loader import load_project
-from prefect_compose.model import Port
+from prefect_compose.cli.main import main
+from prefect_compose.load.project import load_project
+from prefect_compose.model.types import Port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "invalid"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from prefect_compose.errors import InputError
-from prefect_compose.loader import load_project, normalize_project_name
-from prefect_compose.model import Dependency, Healthcheck, Mount, Port
+from prefect_compose.load.project import load_project, normalize_project_name
+from prefect_compose.model.types import Dependency, Healthcheck, Mount, Port
 
 
 @pytest.fixture

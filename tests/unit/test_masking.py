@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import textwrap
 
-from prefect_compose.loader import load_project
-from prefect_compose.plan import compile_plan
+from prefect_compose.load.project import load_project
+from prefect_compose.plan.compile import compile_plan
 
 
 def test_secret_values_are_masked_in_terminal_and_log_output(tmp_path, monkeypatch, capsys):
-    from prefect_compose.runtime import Deployment, Options
+    from prefect_compose.run.flow import Deployment, Options
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "compose.yaml").write_text(textwrap.dedent("""\

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 
 from prefect_compose.errors import InputError
-from prefect_compose.loader import load_project
-from prefect_compose.plan import (
+from prefect_compose.load.project import load_project
+from prefect_compose.plan.compile import (
     DEFAULT_JOB_TIMEOUT_S,
     Edge,
     compile_plan,
@@ -19,7 +19,7 @@ from prefect_compose.plan import (
     derived_healthy_timeout,
     refuse_providers,
 )
-from prefect_compose.render import plan_json, plan_mermaid, plan_table_markdown, plan_text
+from prefect_compose.plan.render import plan_json, plan_mermaid, plan_table_markdown, plan_text
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from prefect_compose.accounting import UNIT_MEMORY, size_seconds, size_units
-from prefect_compose.engine import (
+from prefect_compose.run.accounting import UNIT_MEMORY, size_seconds, size_units
+from prefect_compose.engine.client import (
     LABEL_CONFIG_HASH,
     LABEL_FLOW_RUN,
     LABEL_NUMBER,
@@ -16,9 +16,9 @@ from prefect_compose.engine import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from prefect_compose.loader import load_project
-from prefect_compose.plan import compile_plan
-from prefect_compose.specs import build_spec
+from prefect_compose.load.project import load_project
+from prefect_compose.plan.compile import compile_plan
+from prefect_compose.plan.containers import build_spec
 
 COMPOSE = """\
     name: demo

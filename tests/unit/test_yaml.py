@@ -11,7 +11,7 @@ import time
 import pytest
 
 from prefect_compose.errors import InputError
-from prefect_compose.yamlload import MAX_EXPANDED_NODES, Override, Reset, parse_yaml
+from prefect_compose.load.yamlfile import MAX_EXPANDED_NODES, Override, Reset, parse_yaml
 
 
 def value(text: str):

@@ -25,14 +25,14 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
-from .accounting import size_seconds
-from .engine import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
-from .errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
-from .model import Project
-from .plan import Plan, Step, refuse_providers
-from .resources import build_image, ensure_networks_and_volumes
-from .specs import build_spec
-from .units import format_duration
+from prefect_compose.run.accounting import size_seconds
+from prefect_compose.engine.client import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
+from prefect_compose.errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
+from prefect_compose.model.types import Project
+from prefect_compose.plan.compile import Plan, Step, refuse_providers
+from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.plan.containers import build_spec
+from prefect_compose.units import format_duration
 
 _DEPLOYMENTS: dict[str, Deployment] = {}
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)",
@@ -437,9 +437,9 @@ def compose_up(project_dir: str = ".", files: list[str] | None = None,
     """Deploy a Compose project: build, converge long-running services, run jobs once."""
     from prefect.runtime import flow_run
 
-    from .loader import load_project
-    from .plan import compile_plan
-    from .units import parse_duration
+    from prefect_compose.load.project import load_project
+    from prefect_compose.plan.compile import compile_plan
+    from prefect_compose.units import parse_duration
 
     logger = get_run_logger()
     project = load_project(files or None, project_dir=project_dir, project_name=project_name,
@@ -631,7 +631,7 @@ def _final_state(d: Deployment) -> State:
 def _publish_plan(plan: Plan) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    from .render import plan_mermaid, plan_table_markdown
+    from prefect_compose.plan.render import plan_mermaid, plan_table_markdown
 
     try:
         create_markdown_artifact(

@@ -7,14 +7,14 @@ import secrets as _secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .engine import (
+from prefect_compose.engine.client import (
     LABEL_IMAGE,
     ContainerSpec,
     Mount as EngineMount,
     PortBinding,
     compose_labels,
 )
-from .model import Hook, Project, Service
+from prefect_compose.model.types import Hook, Project, Service
 
 NS = 1_000_000_000
 
@@ -54,7 +54,7 @@ _CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
 
 def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compose keys passed through to the engine: (HostConfig fields, Config fields)."""
-    from .units import parse_size
+    from prefect_compose.units import parse_size
 
     o = svc.engine_options
     host: dict[str, Any] = {}

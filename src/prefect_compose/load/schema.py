@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import InputError
-from .yamlload import Override, Reset
+from prefect_compose.errors import InputError
+from prefect_compose.load.yamlfile import Override, Reset
 
 # value kinds
 S, B, I, N, NULL = "string", "boolean", "integer", "number", "null"
@@ -170,7 +170,7 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
     if isinstance(value, Override):
         value = value.value
     if isinstance(spec, Duration):
-        from .units import parse_duration
+        from prefect_compose.units import parse_duration
 
         try:
             parse_duration(value)

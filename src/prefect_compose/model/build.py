@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .envfile import read_env_file
-from .errors import InputError
-from .loader import scalar_str
-from .model import (
+from prefect_compose.load.envfile import read_env_file
+from prefect_compose.errors import InputError
+from prefect_compose.load.project import scalar_str
+from prefect_compose.model.types import (
     CONDITIONS,
     Build,
     Dependency,
@@ -34,7 +34,7 @@ from .model import (
     Volume,
     XPrefect,
 )
-from .units import parse_duration, parse_size
+from prefect_compose.units import parse_duration, parse_size
 
 # keys handed to the engine unchanged (docker SDK create() keyword of the same meaning)
 ENGINE_OPTIONS = {

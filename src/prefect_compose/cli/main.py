@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .errors import ComposeError, InputError
+from prefect_compose.errors import ComposeError, InputError
 
 COMMANDS = ("plan", "up", "down", "ps", "logs", "run", "exec", "server")
 
@@ -91,9 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_and_compile(args: argparse.Namespace):
     """Load the project named by the global options and compile it (no engine touched)."""
-    from .loader import load_project
-    from .plan import compile_plan
-    from .units import parse_duration
+    from prefect_compose.load.project import load_project
+    from prefect_compose.plan.compile import compile_plan
+    from prefect_compose.units import parse_duration
 
     project = load_project(args.files or None, project_dir=args.project_directory,
                            project_name=args.project_name, env_files=args.env_files or None,
@@ -108,7 +108,7 @@ def load_and_compile(args: argparse.Namespace):
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .render import plan_json, plan_mermaid, plan_text
+    from prefect_compose.plan.render import plan_json, plan_mermaid, plan_text
 
     _, plan = load_and_compile(args)
     if args.format != "json":
@@ -123,7 +123,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    from . import server
+    from prefect_compose.cli import server
 
     return server.main([args.action, "--port", str(args.port)])
 
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_plan(args)
         if args.command == "server":
             return _cmd_server(args)
-        from . import commands
+        from prefect_compose.cli import commands
 
         return commands.dispatch(args)
     except InputError as exc:

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import InputError
-from .model import Project, Service
+from prefect_compose.errors import InputError
+from prefect_compose.model.types import Project, Service
 
 DEFAULT_JOB_TIMEOUT_S = 300.0
 StepKind = Literal["job", "pre_start", "start", "health", "provider"]
@@ -120,7 +120,7 @@ def derived_healthy_timeout(svc: Service) -> float:
     """How long the healthcheck itself may take to give up, plus a margin: never unbounded."""
     hc = svc.healthcheck
     if hc is None or hc.test is None:
-        from .model import Healthcheck
+        from prefect_compose.model.types import Healthcheck
         hc = Healthcheck()  # the image's own healthcheck: assume Compose's defaults
     budget = hc.start_period_s + (hc.interval_s + hc.timeout_s) * (hc.retries + 1)
     return round(budget + 10.0, 3)

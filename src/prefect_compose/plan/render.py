@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from .plan import Plan
-from .units import format_duration
+from prefect_compose.plan.compile import Plan
+from prefect_compose.units import format_duration
 
 _SHORT = {"service_started": "started", "service_healthy": "healthy",
           "service_completed_successfully": "completed"}

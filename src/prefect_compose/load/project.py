@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .envfile import read_env_file
-from .errors import InputError
-from .interpolate import interpolate_tree
-from .model import Project
-from .schema import check_service, check_top_level
-from .yamlload import Override, Reset, parse_yaml
+from prefect_compose.load.envfile import read_env_file
+from prefect_compose.errors import InputError
+from prefect_compose.load.interpolate import interpolate_tree
+from prefect_compose.model.types import Project
+from prefect_compose.load.schema import check_service, check_top_level
+from prefect_compose.load.yamlfile import Override, Reset, parse_yaml
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_FILES = {
@@ -537,7 +537,7 @@ def load_project(files: Sequence[Path | str] | None = None, *,
                  profiles: Sequence[str] = (),
                  environ: Mapping[str, str] | None = None) -> Project:
     """Load, validate and canonicalise a project. Raises InputError on any invalid input."""
-    from .normalize import build_project  # the model stage
+    from prefect_compose.model.build import build_project  # the model stage
 
     environ = dict(os.environ if environ is None else environ)
     cwd = Path.cwd()

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .engine import Engine
-from .model import Project
-from .plan import BuildSpec
+from prefect_compose.engine.client import Engine
+from prefect_compose.model.types import Project
+from prefect_compose.plan.compile import BuildSpec
 
 
 def ensure_networks_and_volumes(engine: Engine, project: Project,

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .accounting import size_seconds
-from .engine import Engine
-from .model import Project
-from .plan import Plan
-from .resources import build_image, ensure_networks_and_volumes
-from .specs import build_spec
+from prefect_compose.run.accounting import size_seconds
+from prefect_compose.engine.client import Engine
+from prefect_compose.model.types import Project
+from prefect_compose.plan.compile import Plan
+from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.plan.containers import build_spec
 
 TIMEOUT_EXIT_CODE = 124
 

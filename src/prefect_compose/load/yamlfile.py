@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import ScalarNode, SequenceNode
 
-from .errors import InputError
+from prefect_compose.errors import InputError
 
 try:  # libyaml's parser and composer are ~10x faster than PyYAML's
     _BaseLoader = yaml.CSafeLoader  # type: ignore[attr-defined]

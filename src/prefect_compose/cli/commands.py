@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from .errors import InputError, RunError
+from prefect_compose.errors import InputError, RunError
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _project_only(args: argparse.Namespace):
     """The project for commands that only need its name and services."""
-    from .loader import load_project
+    from prefect_compose.load.project import load_project
 
     try:
         return load_project(args.files or None, project_dir=args.project_directory,
@@ -37,7 +37,7 @@ def _project_only(args: argparse.Namespace):
 
 
 def _engine():
-    from .engine import Engine
+    from prefect_compose.engine.client import Engine
 
     return Engine.connect(None)
 
@@ -46,10 +46,10 @@ def _engine():
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
-    from .cli import load_and_compile
+    from prefect_compose.cli.main import load_and_compile
 
     project, plan = load_and_compile(args)  # exit 2 before anything else happens
-    from .plan import refuse_providers
+    from prefect_compose.plan.compile import refuse_providers
 
     refuse_providers(plan)
     for w in plan.warnings:
@@ -57,11 +57,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     engine = _engine()  # fails fast (exit 1) when the engine does not answer
     engine.close()
 
-    from .server import configure_environment
+    from prefect_compose.cli.server import configure_environment
 
     configure_environment(echo=lambda m: print(m, file=sys.stderr))
     _quiet_prefect_console()
-    from .runtime import compose_up
+    from prefect_compose.run.flow import compose_up
 
     previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
@@ -204,9 +204,9 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .cli import load_and_compile
-    from .oneoff import run_oneoff
-    from .units import parse_duration
+    from prefect_compose.cli.main import load_and_compile
+    from prefect_compose.run.oneoff import run_oneoff
+    from prefect_compose.units import parse_duration
 
     project, plan = load_and_compile(args)
     if args.service not in project.services:
@@ -233,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    from .oneoff import exec_in
+    from prefect_compose.run.oneoff import exec_in
 
     project = _project_only(args)
     if not args.cmd:

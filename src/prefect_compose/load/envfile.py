@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import InputError
-from .interpolate import InterpolationError, interpolate
+from prefect_compose.errors import InputError
+from prefect_compose.load.interpolate import InterpolationError, interpolate
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(=?)\s*(.*)$", re.S)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "$": "$"}
