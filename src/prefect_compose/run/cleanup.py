@@ -9,7 +9,15 @@ import threading
 from typing import Any
 
 from prefect_compose.engine.client import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
-from prefect_compose.run.state import RunState
+from prefect_compose.run.state import RunState, Verdict, verdict
+
+
+def wind_up(rs: RunState, logger: Any) -> Verdict:
+    """After the last step ended: clean up after an abort, and draw the verdict."""
+    rs.finished.set()
+    if rs.abort.is_set():
+        cleanup_started(rs)
+    return verdict(rs)
 
 
 def cleanup_started(rs: RunState) -> None:

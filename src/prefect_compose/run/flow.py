@@ -24,10 +24,10 @@ from prefect.utilities.annotations import allow_failure
 
 from prefect_compose.engine.client import Engine
 from prefect_compose.plan.compile import Step, refuse_providers
-from prefect_compose.run.cleanup import cleanup_flow_run, cleanup_started
+from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.prepare import prepare
 from prefect_compose.run.report import publish_plan, publish_summary
-from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord, verdict
+from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import JOB_KINDS, StepLog, execute
 
 _RUNS: dict[str, RunState] = {}
@@ -137,14 +137,11 @@ def _execute(rs: RunState, logger: Any) -> State:
             _wait_all(futures, deadline=time.monotonic() + rs.max_grace() + 15)
         except BaseException:  # noqa: BLE001 - a second Ctrl-C: go straight to cleanup
             pass
-    rs.finished.set()
-    if rs.abort.is_set():
-        cleanup_started(rs)
+    v = wind_up(rs, logger)
     publish_summary(rs, logger)
     if interrupted is not None:  # cleaned up: the run ends Cancelled, not Crashed
         rs.out.status("up", f"interrupted ({type(interrupted).__name__}): stopped what this "
                             "deployment started")
-    v = verdict(rs)
     if v.status == "completed":
         return Completed(message=v.message)
     if v.status == "cancelled":
