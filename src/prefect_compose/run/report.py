@@ -18,13 +18,11 @@ def artifact_key(project: str, what: str) -> str:
 def publish_plan(plan: Plan, logger: Any) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    from prefect_compose.plan.render import plan_mermaid, plan_table_markdown
+    from prefect_compose.plan.render import plan_artifact_markdown
 
     try:
         create_markdown_artifact(
-            key=artifact_key(plan.project, "plan"),
-            markdown=f"# Plan for {plan.project}\n\n{plan_table_markdown(plan)}\n\n"
-                     f"```mermaid\n{plan_mermaid(plan)}\n```\n",
+            key=artifact_key(plan.project, "plan"), markdown=plan_artifact_markdown(plan),
             description=f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001
         logger.warning(f"could not publish the plan artifact: {exc}")
