@@ -14,7 +14,7 @@ def compose_exec(service: str, command: list[str], project_dir: str = ".",
                  env: dict[str, str] | None = None, workdir: str | None = None,
                  user: str | None = None, docker_host_block: str | None = None) -> State:
     from prefect_compose.engine.client import Engine
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
     from prefect_compose.run.oneoff import exec_in
 
     logger = get_run_logger()

@@ -24,7 +24,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _project_only(args: argparse.Namespace):
     """The project for commands that only need its name and services."""
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
 
     try:
         return load_project(args.files or None, project_dir=args.project_directory,

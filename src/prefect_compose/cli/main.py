@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_and_compile(args: argparse.Namespace):
     """Load the project named by the global options and compile it (no engine touched)."""
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
     from prefect_compose.plan.compile import compile_plan
     from prefect_compose.units import parse_duration
 

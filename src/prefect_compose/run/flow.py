@@ -437,7 +437,7 @@ def compose_up(project_dir: str = ".", files: list[str] | None = None,
     """Deploy a Compose project: build, converge long-running services, run jobs once."""
     from prefect.runtime import flow_run
 
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
     from prefect_compose.plan.compile import compile_plan
     from prefect_compose.units import parse_duration
 
