@@ -1,8 +1,6 @@
-"""Durations, normalised to seconds once, in the model stage (units.parse_duration).
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""Durations, normalised to seconds once, in the model stage (units.parse_duration). Expected
+values follow Docker Compose v2 (`docker-compose config --format json`), run by hand on the
+same inputs."""
 
 from __future__ import annotations
 

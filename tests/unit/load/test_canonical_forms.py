@@ -1,8 +1,5 @@
-"""Canonical forms: anchors and merge keys, depends_on, restart, ports.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""Canonical forms: anchors and merge keys, depends_on, restart, ports. Expected values follow
+Docker Compose v2 (`docker-compose config --format json`), run by hand on the same inputs."""
 
 from __future__ import annotations
 

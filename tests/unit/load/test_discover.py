@@ -1,8 +1,6 @@
-"""Discovery of the compose files, the project name and --project-directory.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""Discovery of the compose files, the project name and --project-directory. Expected values
+follow Docker Compose v2 (`docker-compose config --format json`), run by hand on the same
+inputs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""include: other projects pulled in.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""include: other projects pulled in. Expected values follow Docker Compose v2 (`docker-compose
+config --format json`), run by hand on the same inputs."""
 
 from __future__ import annotations
 

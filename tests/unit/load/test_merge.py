@@ -1,8 +1,6 @@
-"""Merging several -f files, !reset and !override, and where a merged error comes from.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""Merging several -f files, !reset and !override, and where a merged error comes from. Expected
+values follow Docker Compose v2 (`docker-compose config --format json`), run by hand on the
+same inputs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The per-file schema: unknown keys, wrong types, options warned about.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""The per-file schema: unknown keys, wrong types, options warned about. Expected values follow
+Docker Compose v2 (`docker-compose config --format json`), run by hand on the same inputs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""A service's env_file: and environment:, resolved by the loader.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""A service's env_file: and environment:, resolved by the loader. Expected values follow Docker
+Compose v2 (`docker-compose config --format json`), run by hand on the same inputs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Rules Compose checks across services.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+"""Rules Compose checks across services. Expected values follow Docker Compose v2 (`docker-
+compose config --format json`), run by hand on the same inputs."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """The model of a service: secrets, configs, accepted keys, builds, healthchecks, warnings.
-
-Expected values follow Docker Compose v2 (`docker-compose config --format json`), which was
-run by hand on the same inputs.
-"""
+Expected values follow Docker Compose v2 (`docker-compose config --format json`), run by hand
+on the same inputs."""
 
 from __future__ import annotations
 
