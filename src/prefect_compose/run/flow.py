@@ -631,13 +631,11 @@ def _final_state(d: Deployment) -> State:
 def _publish_plan(plan: Plan) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    from prefect_compose.plan.render import plan_mermaid, plan_table_markdown
+    from prefect_compose.plan.render import plan_artifact_markdown
 
     try:
         create_markdown_artifact(
-            key=_artifact_key(plan.project, "plan"),
-            markdown=f"# Plan for {plan.project}\n\n{plan_table_markdown(plan)}\n\n"
-                     f"```mermaid\n{plan_mermaid(plan)}\n```\n",
+            key=_artifact_key(plan.project, "plan"), markdown=plan_artifact_markdown(plan),
             description=f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001 - artifacts are reporting, never fatal
         get_run_logger().warning(f"could not publish the plan artifact: {exc}")
