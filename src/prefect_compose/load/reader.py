@@ -15,6 +15,7 @@ from prefect_compose.load.discover import shown as _shown
 from prefect_compose.load.extends import resolve_extends
 from prefect_compose.load.include import resolve_include
 from prefect_compose.load.interpolate import interpolate_tree
+from prefect_compose.load.jobs import jobs_as_services
 from prefect_compose.load.schema import check_service, check_top_level
 from prefect_compose.load.yamlfile import parse_yaml
 
@@ -46,6 +47,7 @@ class FileReader:
             raise InputError(f"include/extends cycle: {chain}", file=shown)
         doc = self._parse(path, shown)
         doc = self._interpolate(doc, self.env if env is None else env, shown)
+        doc = jobs_as_services(doc, shown)  # Compose's experimental top-level `jobs:`
         canon = self._canonical(doc, base_dir, shown)
         resolve_extends(canon, self, path, stack)
         if "include" in canon:

@@ -3,6 +3,7 @@ pre_start hooks, secrets/configs and x-prefect, each from its canonical YAML to 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from prefect_compose.model.types import (
     Hook,
     Mount,
     Port,
+    Schedule,
     ServiceNetwork,
     XPrefect,
 )
@@ -251,8 +253,11 @@ def x_prefect(value: Any, ctx: Ctx) -> XPrefect:
     if value is None:
         return XPrefect()
     xp = mapping(value, ctx, "x-prefect")
-    check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout"), ctx, "x-prefect")
+    check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout", "schedule"), ctx,
+               "x-prefect")
     kwargs: dict[str, Any] = {}
+    if xp.get("schedule") is not None:
+        kwargs["schedule"] = schedule(xp["schedule"], ctx)
     if "timeout" in xp:
         kwargs["timeout_s"] = duration(xp["timeout"], ctx, "x-prefect", "timeout")
     if "healthy_timeout" in xp:
@@ -268,3 +273,36 @@ def x_prefect(value: Any, ctx: Ctx) -> XPrefect:
         if key in kwargs and kwargs[key] <= 0:
             raise ctx.error("must be a positive duration", "x-prefect", key[:-2])
     return XPrefect(**kwargs)
+
+
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+
+
+def schedule(value: Any, ctx: Ctx) -> Schedule:
+    """A cron string, or {cron, timezone}: five cron fields (or a macro such as @daily) and an
+    IANA timezone (default UTC)."""
+    if isinstance(value, str):
+        value = {"cron": value}
+    xs = mapping(value, ctx, "x-prefect", "schedule")
+    check_keys(xs, ("cron", "timezone"), ctx, "x-prefect", "schedule")
+    cron = xs.get("cron")
+    if not isinstance(cron, str) or not cron.strip():
+        raise ctx.error("needs a cron string, e.g. \"0 3 * * *\"", "x-prefect", "schedule",
+                        "cron")
+    cron = " ".join(cron.split())
+    fields = cron.split(" ")
+    if not (cron in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f)
+                                                               for f in fields))):
+        raise ctx.error(f'invalid cron "{cron}": five fields (minute hour day month weekday) '
+                        "or @hourly, @daily, @weekly, @monthly, @yearly", "x-prefect",
+                        "schedule", "cron")
+    tz = xs.get("timezone") or "UTC"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(tz))
+    except (ValueError, KeyError, OSError):
+        raise ctx.error(f'unknown timezone "{tz}"', "x-prefect", "schedule",
+                        "timezone") from None
+    return Schedule(cron=cron, timezone=str(tz))

@@ -89,7 +89,15 @@ class FileMount(Frozen):
     mode: int | None = None
 
 
+class Schedule(Frozen):
+    """`x-prefect.schedule` (or `triggers.schedule` of a top-level job): when a scheduled job
+    runs, as a cron string in a timezone."""
+    cron: str
+    timezone: str = "UTC"
+
+
 class XPrefect(Frozen):
+    schedule: Schedule | None = None
     timeout_s: float | None = None
     retries: int = 0
     retry_delay_s: float = 10.0
