@@ -346,19 +346,19 @@ def test_a_changed_service_must_be_recreated_alone_and_a_failed_release_must_kee
     assert state_names(pc.task_runs_by_name(fr.id))["web"] in NOT_RUN
 
 
-def test_a_failed_release_must_leave_the_services_it_converged_running(
+def test_with_no_rollback_a_failed_release_must_leave_the_services_it_converged_running(
         up, project, scenario_copy, docker_client, pc):
-    """A release that recreates db (its configuration changed) and then fails in migrate must
-    leave the new db running (it converged before the job failed; its old container is gone)
-    and web untouched, as Compose v2's `up -d` does: only the jobs still running are
-    stopped."""
+    """With `--no-rollback`, a release that recreates db (its configuration changed) and then
+    fails in migrate must leave the new db running (it converged before the job failed; its
+    old container is gone) and web untouched, as Compose v2's `up -d` does: only the jobs
+    still running are stopped. (By default the old db comes back: tests/integration/safety.)"""
     where = scenario_copy("redeploy")
     env = where / ".env"
     env.write_text("DB_VERSION=1\nWEB_VERSION=1\nMIGRATE_EXIT=0\n")
     assert (r := up(where, project)).rc == 0, r.show()
     v1 = _ids(pc, docker_client, project)
     env.write_text("DB_VERSION=2\nWEB_VERSION=1\nMIGRATE_EXIT=1\n")
-    r = up(where, project)
+    r = up(where, project, "--no-rollback")
     assert r.rc == 1, r.show()
     after = pc.by_service(pc.containers_of(docker_client, project))
     assert after["web"][0]["Id"] == v1["web"][0] and after["web"][0]["State"]["Running"]
@@ -366,6 +366,8 @@ def test_a_failed_release_must_leave_the_services_it_converged_running(
     assert db["Id"] != v1["db"][0], "db changed: it was recreated"
     assert db["State"]["Running"], f"the new db was left {db['State']['Status']}: nothing " \
                                    "serves as db any more"
+    assert len(after["db"]) == 1, "the old db must be removed, not kept aside"
+    assert "rolled back" not in r.stderr
 
 
 # -- 6. concurrency -------------------------------------------------------------------------------

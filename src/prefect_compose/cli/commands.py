@@ -64,7 +64,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             project_name=project.name, profiles=list(args.profiles) or None,
             env_files=[os.path.abspath(e) for e in args.env_files] or None,
             job_timeout=args.job_timeout, force_recreate=args.force_recreate,
-            no_recreate=args.no_recreate, echo=True, return_state=True)
+            no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
+            return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)

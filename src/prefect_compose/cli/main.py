@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recreate long-running containers even if unchanged")
     g.add_argument("--no-recreate", action="store_true",
                    help="never recreate existing long-running containers")
+    p.add_argument("--no-rollback", action="store_true",
+                   help="when the deployment fails, keep the new containers of the services "
+                        "it replaced instead of putting the previous ones back")
 
     p = add("down", "remove the project's containers and networks")
     p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")

@@ -106,8 +106,9 @@ def _top_x_prefect(doc: dict, file: str) -> ProjectXPrefect:
     if not isinstance(xp, dict):
         raise InputError("must be a mapping", file=file, path="x-prefect")
     for k in xp:
-        if k not in ("job_timeout", "concurrency"):
-            raise InputError(f'unknown key "{k}" (expected job_timeout or concurrency)',
+        if k not in ("job_timeout", "concurrency", "rollback"):
+            raise InputError(f'unknown key "{k}" (expected job_timeout, concurrency or '
+                             'rollback)',
                              file=file, path=f"x-prefect.{k}")
     kwargs: dict[str, Any] = {}
     if "job_timeout" in xp:
@@ -121,4 +122,9 @@ def _top_x_prefect(doc: dict, file: str) -> ProjectXPrefect:
             raise InputError(f"must be a whole number of at least 1, not {c!r}", file=file,
                              path="x-prefect.concurrency")
         kwargs["concurrency"] = c
+    if "rollback" in xp:
+        if not isinstance(xp["rollback"], bool):
+            raise InputError(f"must be true or false, not {xp['rollback']!r}", file=file,
+                             path="x-prefect.rollback")
+        kwargs["rollback"] = xp["rollback"]
     return ProjectXPrefect(**kwargs)

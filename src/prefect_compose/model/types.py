@@ -170,6 +170,7 @@ class Volume(Frozen):
 class ProjectXPrefect(Frozen):
     job_timeout_s: float | None = None
     concurrency: int | None = None
+    rollback: bool = True  # put replaced services back when a deployment fails
 
 
 class Project(Frozen):

@@ -9,15 +9,32 @@ import threading
 from typing import Any
 
 from prefect_compose.engine.client import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
-from prefect_compose.run.state import RunState, Verdict, verdict
+from prefect_compose.run.rollback import commit, roll_back
+from prefect_compose.run.state import RunState, StepOutcome, Verdict, verdict
 
 
 def wind_up(rs: RunState, logger: Any) -> Verdict:
-    """After the last step ended: clean up after an abort, and draw the verdict."""
+    """After the last step ended: clean up after an abort, draw the verdict, then roll back
+    what a failed deployment replaced, or remove the old containers it set aside."""
     rs.finished.set()
     if rs.abort.is_set():
         cleanup_started(rs)
-    return verdict(rs)
+    v = verdict(rs)
+    journal = rs.journal
+    if v.succeeded or not rollback_enabled(rs):
+        commit(rs.engine, journal, logger)
+        return v
+    roll_back(rs.engine, journal, rs.created, rs.grace, logger)
+    for service in journal.rolled_back:
+        rs.records[service].outcome = StepOutcome.ROLLED_BACK
+        rs.out.status(service, "rolled back: the previous container serves again")
+    for service in journal.failed:
+        rs.out.status(service, "could NOT be rolled back (see the logs)")
+    return v.with_rollback(journal.rolled_back, journal.failed)
+
+
+def rollback_enabled(rs: RunState) -> bool:
+    return rs.options.rollback and rs.project.x_prefect.rollback
 
 
 def cleanup_started(rs: RunState) -> None:

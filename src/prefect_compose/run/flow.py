@@ -91,7 +91,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
                docker_host_block: str | None = None, echo: bool = False,
-               block: str | None = None) -> State:
+               block: str | None = None, no_rollback: bool = False) -> State:
     """Deploy a Compose project: build, converge long-running services, run jobs once. The
     project is named by its paths, or by a `compose-project` block (`block`)."""
     from prefect.runtime import flow_run
@@ -110,7 +110,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=str(flow_run.id or uuid.uuid4()),
                   options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
-                                  echo=echo))
+                                  echo=echo, rollback=not no_rollback))
     _RUNS[rs.id] = rs
     watcher = _CancelWatcher(rs)
     try:

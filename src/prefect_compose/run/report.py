@@ -52,9 +52,15 @@ def publish_summary(rs: RunState, logger: Any) -> None:
     from prefect.artifacts import create_table_artifact
 
     rows = summary_rows(rs)
+    description = f"outcome of each step of {rs.project.name}"
+    if rs.journal.rolled_back:
+        description += (f"; rolled back to their previous containers: "
+                        f"{', '.join(rs.journal.rolled_back)}")
+    if rs.journal.failed:
+        description += f"; could NOT be rolled back: {', '.join(rs.journal.failed)}"
     try:
         create_table_artifact(key=artifact_key(rs.project.name, "summary"), table=rows,
-                              description=f"outcome of each step of {rs.project.name}")
+                              description=description)
     except Exception as exc:  # noqa: BLE001
         logger.warning(f"could not publish the summary artifact: {exc}")
     rs.out.block(summary_lines(rows))

@@ -10,6 +10,7 @@ from prefect_compose.errors import Unhealthy
 from prefect_compose.plan.compile import Step
 from prefect_compose.plan.containers import build_spec
 from prefect_compose.plan.converge import Action, Decision
+from prefect_compose.run.rollback import replace
 from prefect_compose.run.state import Cancel, RunState, StepOutcome
 from prefect_compose.run.steps import StepLog, start_slot
 from prefect_compose.units import format_duration
@@ -47,28 +48,33 @@ def start_service(rs: RunState, step: Step, log: StepLog) -> None:
 
 
 def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str]:
+    """A new container for the service; a replacement is created before the old one is
+    touched, and the old one is kept aside for rollback (run/rollback.py)."""
     name = decision.service
     svc = rs.project.services[name]
-    if decision.action is Action.REPLACE:
-        _remove_old(rs, decision, log)
     spec = build_spec(rs.project, svc, image=rs.images[name], config_hash=decision.want_hash,
                       oneoff=False, flow_run_id=rs.flow_run_id)
-    with start_slot(rs):
-        cid = rs.engine.create(spec)
-        rs.created[cid] = name
-        rs.engine.start(cid)
+    if decision.action is Action.REPLACE:
+        log.logger.info(f"replacing {decision.current.name} ({decision.reason})")
+        try:
+            cid = replace(rs.engine, rs.journal, decision, spec, rs.grace(name), rs.created,
+                          lambda: start_slot(rs))
+        except Exception:
+            rs.out.status(name, f"the new container was refused: {decision.current.name} "
+                                "keeps serving")
+            raise
+    else:
+        with start_slot(rs):
+            cid = rs.engine.create(spec)
+            rs.created[cid] = name
+            try:
+                rs.engine.start(cid)
+            except BaseException:  # nothing half-created is left behind
+                rs.engine.remove(cid, force=True)
+                rs.created.pop(cid, None)
+                raise
     rs.containers[name] = cid
     return cid, spec.name or cid[:12]
-
-
-def _remove_old(rs: RunState, decision: Decision, log: StepLog) -> None:
-    grace = rs.grace(decision.service)
-    for c in (decision.current, *decision.others):
-        if c is None:
-            continue
-        log.logger.info(f"replacing {c.name} ({decision.reason})")
-        rs.engine.stop(c.id, grace)
-        rs.engine.remove(c.id, force=True)
 
 
 def wait_healthy(rs: RunState, step: Step, log: StepLog) -> None:

@@ -18,6 +18,7 @@ from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan
 from prefect_compose.plan.converge import Decision
 from prefect_compose.run.output import Output, secrets_of
+from prefect_compose.run.rollback import Journal
 
 
 class StepOutcome(str, Enum):
@@ -32,6 +33,7 @@ class StepOutcome(str, Enum):
     FAILED = "failed"
     TIMED_OUT = "timed out"
     CANCELLED = "cancelled"
+    ROLLED_BACK = "rolled back"  # replaced, then put back when the deployment failed
 
     @property
     def succeeded(self) -> bool:
@@ -101,6 +103,7 @@ class RunState:
     created: dict[str, str] = field(default_factory=dict)  # cid -> service, started by us
     records: dict[str, StepRecord] = field(default_factory=dict)  # by step
     start_slots: threading.Semaphore | None = None
+    journal: Journal = field(default_factory=Journal)  # replacements, for rollback
     out: Output = field(init=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +146,16 @@ class Verdict:
     @property
     def succeeded(self) -> bool:
         return self.status == "completed"
+
+    def with_rollback(self, rolled_back: list[str], failed: list[str]) -> Verdict:
+        extra = (f"; rolled back {', '.join(rolled_back)} to the previous containers"
+                 if rolled_back else "")
+        if failed:
+            extra += f"; could NOT roll back {', '.join(failed)}"
+        if not extra:
+            return self
+        head, sep, tail = self.message.partition("\n")
+        return Verdict(self.status, head + extra + sep + tail)
 
 
 def verdict(rs: RunState) -> Verdict:

@@ -32,6 +32,7 @@ class FakeContainer:
     state: str = "created"
     exit_code: int | None = None
     image_id: str = "sha256:img1"
+    ever_started: bool = False
 
     @property
     def service(self) -> str:
@@ -61,7 +62,8 @@ class _Thread:
 class FakeEngine:
     """``exits[service]``: a job's exit code, or "hang" (runs until stopped or timed out), or
     (code, other): exit with code once ``other`` runs;
-    ``refuse_create`` / ``refuse_start``: services whose create / start the engine refuses;
+    ``refuse_create`` / ``refuse_start``: services whose create / first start the engine
+    refuses;
     ``raise_in``: service -> an exception ``wait_exit`` raises (a bug in a step);
     ``health[service]``: what wait_healthy answers."""
     exits: dict[str, Any] = field(default_factory=dict)
@@ -104,9 +106,9 @@ class FakeEngine:
 
     def start(self, cid: str) -> None:
         c = self.containers[cid]
-        if c.service in self.refuse_start:
+        if c.service in self.refuse_start and not c.ever_started:
             raise _engine_error(f"start container {cid}: port is already allocated")
-        c.state, c.exit_code = "running", None
+        c.state, c.exit_code, c.ever_started = "running", None, True
         self._log("start", cid)
 
     def stop(self, cid: str, grace_s: float) -> None:
