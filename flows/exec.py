@@ -13,7 +13,7 @@ def compose_exec(service: str, command: list[str], project_dir: str = ".",
                  files: list[str] | None = None, project_name: str | None = None,
                  env: dict[str, str] | None = None, workdir: str | None = None,
                  user: str | None = None, docker_host_block: str | None = None) -> State:
-    from prefect_compose.engine.client import Engine
+    from prefect_compose.engine import Engine
     from prefect_compose.load.project import load_project
     from prefect_compose.run.oneoff import exec_in
 

@@ -14,7 +14,7 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
                 files: list[str] | None = None, project_name: str | None = None,
                 env: dict[str, str] | None = None, timeout: str | None = None,
                 docker_host_block: str | None = None) -> State:
-    from prefect_compose.engine.client import Engine
+    from prefect_compose.engine import Engine
     from prefect_compose.load.project import load_project
     from prefect_compose.run.oneoff import run_oneoff
     from prefect_compose.plan.compile import compile_plan

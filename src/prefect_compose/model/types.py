@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 Condition = Literal["service_started", "service_healthy", "service_completed_successfully"]
 CONDITIONS: tuple[str, ...] = ("service_started", "service_healthy",
                                "service_completed_successfully")
-RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 
 class _Frozen(BaseModel):

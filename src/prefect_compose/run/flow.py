@@ -26,11 +26,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
 from prefect_compose.run.accounting import size_seconds
-from prefect_compose.engine.client import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
+from prefect_compose.engine import Engine
+from prefect_compose.plan.labels import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
 from prefect_compose.errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
 from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan, Step, refuse_providers
-from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.engine.images import build_image
+from prefect_compose.engine.resources import ensure_networks_and_volumes
 from prefect_compose.plan.containers import build_spec
 from prefect_compose.units import format_duration
 
