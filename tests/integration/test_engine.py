@@ -327,7 +327,7 @@ def test_list_and_remove_must_only_ever_touch_containers_of_the_project(engine, 
     assert engine.remove_project_networks(other) == [f"{other}_default"]
 
 
-# --- create details, names, remove ----------------------------------------------------------
+# --- create details, rename, remove ----------------------------------------------------------
 
 
 def test_create_must_honour_the_spec(engine, project):
@@ -358,17 +358,18 @@ def test_create_must_honour_the_spec(engine, project):
     assert engine.stats_limits(plain) == (None, None)
 
 
-def test_a_taken_name_must_be_refused_and_remove_must_free_it(engine, project):
+def test_rename_create_remove_must_compose_into_a_replacement(engine, project):
     name = f"{project}-web-1"
     old = run(engine, spec(project, "web", "sleep", "30"))
     with pytest.raises(EngineError, match="already in use"):
         engine.create(spec(project, "web", "sleep", "30"))
+    engine.rename(old, f"{name}_old")
+    new = run(engine, spec(project, "web", "sleep", "30"))
+    assert engine.info(new).name == name and engine.info(old).name == f"{name}_old"
     engine.remove(old)
     engine.remove(old)  # already gone: fine
     with pytest.raises(ResourceNotFound):
         engine.inspect(old)
-    new = run(engine, spec(project, "web", "sleep", "30"))
-    assert engine.info(new).name == name
     assert [c.id for c in engine.list_containers(project)] == [new]
 
 

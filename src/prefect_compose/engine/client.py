@@ -132,6 +132,10 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         self._tolerant(f"remove container {cid}", "already in progress",
                        self._api.remove_container, cid, v=volumes, force=force)
 
+    def rename(self, cid: str, new_name: str) -> None:
+        with translated(f"rename container {cid} to {new_name}"):
+            self._api.rename(cid, new_name)
+
     def _tolerant(self, what: str, fine: str, call: Callable[..., Any], *args: Any,
                   **kwargs: Any) -> None:
         """``call``, where a container that is gone, or an error saying ``fine``, is fine."""
