@@ -53,6 +53,10 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"step    {step.id:<{width}}  {step.kind:<9} timeout {timeout:<6} "
                      f"after {after}" + ("  [may fail: only optional dependents]"
                                          if step.optional else ""))
+    for s in plan.scheduled:
+        lines.append(f'scheduled {s.name}  cron "{s.schedule.cron}" {s.schedule.timezone}  '
+                     f"timeout {format_duration(s.timeout_s)}  (not run by up: its own "
+                     "deployment runs it, see `prefect-compose deploy`)")
     for w in plan.warnings:
         lines.append(f"warning {w}")
     return "\n".join(lines)
