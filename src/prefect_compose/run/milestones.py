@@ -21,7 +21,6 @@ Everything here is reporting: a failure to report is logged as a warning, never 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import uuid
 from typing import Any
@@ -33,23 +32,28 @@ _log = logging.getLogger("prefect_compose.milestones")
 
 # outcome words for people (the summary's outcome column, the terminal)
 OUTCOME_WORDS = {
-    "ok": "✅ succeeded", "created": "✅ created", "recreated": "✅ recreated",
-    "started": "✅ started", "unchanged": "✅ unchanged (left running)",
-    "failed": "❌ failed", "timed out": "⏱️ timed out", "cancelled": "🚫 cancelled",
-    "not started": "⏸️ not started", "pending": "⏸️ not started",
-    "rolled back": "↩️ rolled back", "warning": "⚠️ failed (optional)",
+    "ok": ("✅", "succeeded"), "created": ("✅", "created"), "recreated": ("✅", "recreated"),
+    "started": ("✅", "started"), "unchanged": ("✅", "unchanged, left running"),
+    "failed": ("❌", "failed"), "timed out": ("⏱️", "timed out"),
+    "cancelled": ("🚫", "cancelled"), "not started": ("⏸️", "not started"),
+    "pending": ("⏸️", "not started"),
 }
 FAILED = ("failed", "timed out")
 
 
-def outcome_words(status: str, optional: bool = False) -> str:
+def outcome_words(status: str, optional: bool = False, *, icon: bool = True) -> str:
+    """`ok` -> `✅ succeeded`; an optional job's failure -> `⚠️ failed (optional)`."""
+    mark, words = OUTCOME_WORDS.get(status, ("", status))
     if optional and status in FAILED:
-        return f"⚠️ {status} (optional: deployment continued)"
-    return OUTCOME_WORDS.get(status, status)
+        mark, words = "⚠️", f"{words} (optional: deployment went on)"
+    return f"{mark} {words}" if icon and mark else words
 
 
-def artifact_key(project: str, what: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", f"{project}-{what}".lower())
+def without_icon(text: str) -> str:
+    """The words of ``outcome_words(...)`` for a terminal (no emoji)."""
+    head, _, rest = text.partition(" ")
+    icons = {m for m, _ in OUTCOME_WORDS.values()} | {"⚠️"}
+    return rest if head in icons else text
 
 
 # -- tags ------------------------------------------------------------------------------------
@@ -110,6 +114,14 @@ def emit(name: str, project: str, flow_run_id: str | None, *, flow_run_name: str
         _log.warning(f"could not emit {name}: {exc}")
 
 
+def rolled_back(project: str, flow_run_id: str | None, services: list[str],
+                reason: str = "") -> None:
+    """The `deployment.rolled-back` event: ``services`` serve their previous containers
+    again after a failed or interrupted deployment (what run/rollback.py restored)."""
+    emit("deployment.rolled-back", project, flow_run_id,
+         payload={"services": list(services), "reason": reason})
+
+
 # -- the per-run reporter --------------------------------------------------------------------
 class Milestones:
     """Tags, progress artifact and events of one deployment (one flow run).
@@ -139,6 +151,8 @@ class Milestones:
 
     def _create_progress(self) -> None:
         from prefect.artifacts import create_progress_artifact
+
+        from prefect_compose.run.report import artifact_key
 
         try:
             self._artifact_id = create_progress_artifact(
@@ -179,8 +193,7 @@ class Milestones:
             _log.warning(f"could not update the progress artifact: {exc}")
 
     def rolled_back(self, services: list[str], reason: str = "") -> None:
-        self._emit("deployment.rolled-back", payload={"services": list(services),
-                                                      "reason": reason})
+        rolled_back(self.project, self.flow_run_id, services, reason)
 
     def finished(self, outcome: str, message: str = "", *, failed_step: str | None = None,
                  exit_code: int | None = None) -> None:
