@@ -32,7 +32,7 @@ def _project_only(args: argparse.Namespace):
 
 
 def _engine():
-    from prefect_compose.engine.client import Engine
+    from prefect_compose.engine import Engine
 
     return Engine.connect(None)
 

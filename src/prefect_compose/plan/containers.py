@@ -7,14 +7,9 @@ import secrets as _secrets
 from collections.abc import Mapping
 from typing import Any
 
-from prefect_compose.engine.client import (
-    LABEL_IMAGE,
-    ContainerSpec,
-    Mount as EngineMount,
-    PortBinding,
-    compose_labels,
-)
 from prefect_compose.model.types import Hook, Project, Service
+from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
+from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -114,32 +109,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
                          flow_run_id=flow_run_id),
         LABEL_IMAGE: image,
     }
-    nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
-    primary = None
-    aliases: tuple[str, ...] = ()
-    extra_networks: dict[str, tuple[str, ...]] = {}
-    for i, (key, net) in enumerate(nets):
-        engine_name = project.networks[key].name
-        names = (svc.name, *net.aliases) if use_aliases else ()
-        if i == 0:
-            primary, aliases = engine_name, tuple(names)
-        else:
-            extra_networks[engine_name] = tuple(names)
-    mounts = []
-    for m in svc.volumes:
-        source = m.source
-        if m.type == "volume" and source:
-            source = project.volumes[source].name
-        mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
-    for fm in (*svc.secrets, *svc.configs):
-        if fm.file:
-            mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
-                                      read_only=True))
+    primary, aliases, extra_networks = _networks(project, svc, use_aliases)
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
-    network_mode = svc.network_mode
     host_options, config_options = _engine_options(svc)
+    network_mode = svc.network_mode
     if network_mode and not network_mode.startswith(("service:", "container:")):
         host_options["NetworkMode"] = network_mode
         primary, aliases, extra_networks = None, (), {}
@@ -160,7 +134,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         hostname=svc.hostname,
         labels=labels,
         ports=ports,
-        mounts=tuple(mounts),
+        mounts=_mounts(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
@@ -174,3 +148,36 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         extra=host_options,
         config_extra=config_options,
     )
+
+
+def _networks(project: Project, svc: Service, use_aliases: bool,
+              ) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """(primary network, its aliases, {other network: aliases}), by priority then name."""
+    nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
+    primary = None
+    aliases: tuple[str, ...] = ()
+    extra_networks: dict[str, tuple[str, ...]] = {}
+    for i, (key, net) in enumerate(nets):
+        engine_name = project.networks[key].name
+        names = (svc.name, *net.aliases) if use_aliases else ()
+        if i == 0:
+            primary, aliases = engine_name, tuple(names)
+        else:
+            extra_networks[engine_name] = tuple(names)
+    return primary, aliases, extra_networks
+
+
+def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
+    """Volumes (named ones by their engine name), binds, and file-backed secrets/configs."""
+    mounts = []
+    for m in svc.volumes:
+        source = m.source
+        if m.type == "volume" and source:
+            source = project.volumes[source].name
+        mounts.append(EngineMount(type=m.type, source=source, target=m.target,
+                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+    for fm in (*svc.secrets, *svc.configs):
+        if fm.file:
+            mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
+                                      read_only=True))
+    return tuple(mounts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from prefect_compose.engine.client import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
+from prefect_compose.plan.labels import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
 from prefect_compose.run.state import RunState, Verdict, verdict
 
 

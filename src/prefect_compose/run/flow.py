@@ -22,7 +22,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
-from prefect_compose.engine.client import Engine
+from prefect_compose.engine import Engine
 from prefect_compose.plan.compile import Step, refuse_providers
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.milestones import Milestones, task_tags

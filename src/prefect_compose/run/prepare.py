@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prefect_compose.engine.client import LABEL_CONFIG_HASH
-from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.plan.labels import LABEL_CONFIG_HASH
+from prefect_compose.engine.images import build_image
+from prefect_compose.engine.resources import ensure_networks_and_volumes
 from prefect_compose.plan.containers import container_name
 from prefect_compose.plan.converge import Observed, converge, desired_hash
 from prefect_compose.run.state import RunState

@@ -199,7 +199,7 @@ def _matches(c: FakeContainer, labels: dict[str, str]) -> bool:
 
 
 def _engine_error(message: str) -> Exception:
-    from prefect_compose.engine.client import EngineError
+    from prefect_compose.errors import EngineError
 
     return EngineError(message)
 
