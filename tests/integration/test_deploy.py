@@ -145,9 +145,9 @@ def test_a_deploy_must_publish_the_plan_and_a_summary_as_artifacts(ordered, pc):
     rows = json.loads(table) if isinstance(table, str) else table
     outcome = {row["step"]: row for row in rows}
     assert set(outcome) == {"db", "db: healthy", "migrate", "web"}
-    assert outcome["migrate"]["outcome"] == "ok" and outcome["migrate"]["exit_code"] == 0
+    assert outcome["migrate"]["outcome"] == "✅ succeeded" and outcome["migrate"]["exit_code"] == 0
     assert outcome["migrate"]["duration_s"] >= 1.0  # it sleeps 1 s
-    assert outcome["web"]["outcome"] == "created"
+    assert outcome["web"]["outcome"] == "✅ created"
 
 
 def test_ordered_deploy_must_match_compose_v2(ordered, pc, compose_v2, new_project,

@@ -13,8 +13,11 @@ from prefect_compose.plan.compile import compile_plan
 from prefect_compose.plan.render import (
     implied_waits,
     in_plan_order,
+    node_ids,
+    plan_graph_markdown,
     plan_artifact_markdown,
     plan_mermaid,
+    service_layers,
 )
 from support.generated import generated_compose
 
@@ -77,10 +80,10 @@ def test_graph_must_flow_left_to_right_with_one_node_per_service_and_hook(compil
 
 def test_nodes_must_show_kind_and_timeout_with_jobs_and_services_shaped_apart(compile_text):
     n = nodes(plan_mermaid(compile_text(RELEASE)))
-    assert n["migrate"] == ("[[", "migrate<br>job · timeout 2m", "job")
-    assert n["db"][0] == "([" and n["db"][1].startswith("db<br>service · healthy ≤ ")
+    assert n["migrate"] == ("[[", "migrate<br>job<br>timeout 2m", "job")
+    assert n["db"][0] == "([" and n["db"][1].startswith("db<br>service<br>healthy ≤ ")
     assert n["cache"] == ("([", "cache<br>service", "service")
-    assert n["web_pre_start_0_"] == (">", "web: pre_start[0]<br>hook · timeout 5m", "hook")
+    assert n["web_pre_start_0_"] == (">", "web: pre_start[0]<br>hook<br>timeout 5m", "hook")
 
 
 def test_edges_must_be_labelled_only_where_the_condition_is_not_the_default(compile_text):
@@ -137,7 +140,7 @@ def test_artifact_must_put_the_table_first_then_the_graph_and_a_legend(compile_t
     md = plan_artifact_markdown(compile_text(RELEASE))
     table, graph, legend = md.index("| service | kind |"), md.index("```mermaid"), \
         md.index("Legend:")
-    assert table < graph < legend
+    assert table < legend < graph
     assert "5 services (2 jobs, 3 long-running services), 7 steps." in md
     assert "| web | service + 1 pre_start hook | x | cache (started), migrate (completed) |" in md
 
@@ -160,3 +163,27 @@ def test_fifty_services_must_stay_one_node_each_with_few_labels(tmp_path):
     waits = sum(len(sp.depends_on) for sp in plan.services)
     assert len(e) < waits, "implied waits are left out"
     assert sum(1 for *_, label, _ in e if label) < len(e) / 2
+
+
+def test_a_large_plan_must_be_drawn_as_one_narrow_graph_per_wave(tmp_path):
+    (tmp_path / "compose.yaml").write_text(generated_compose(50))
+    plan = compile_plan(load_project([str(tmp_path / "compose.yaml")], environ={}))
+    graphs = re.findall(r"```mermaid\n(.*?)```", plan_graph_markdown(plan), re.S)
+    layers = service_layers(plan)
+    assert len(graphs) == len(layers) == 6
+    targets = []
+    for graph, layer in zip(graphs, layers):
+        into = {b for *_, b in edges(graph)}
+        targets += [sp.name for sp in layer]
+        for sp in layer:  # each service of the wave is drawn with every wait into it
+            assert node_ids([sp.name])[sp.name] in nodes(graph)
+        sources = set(nodes(graph)) - into
+        assert all(not into or s not in {sp.name for sp in layer} or not plan.service(s)
+                   .depends_on for s in sources)
+    assert sorted(targets) == sorted(sp.name for sp in plan.services)  # each once
+    total = sum(len(edges(g)) for g in graphs)
+    assert total == len(edges(plan_mermaid(plan)))  # every drawn wait, once
+
+
+def test_the_example_must_stay_one_graph(compile_text):
+    assert plan_graph_markdown(compile_text(RELEASE)).count("```mermaid") == 1

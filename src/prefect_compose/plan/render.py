@@ -119,7 +119,7 @@ def _service_detail(sp: ServicePlan, kind: str) -> str:
         parts.append(f"healthy ≤ {format_duration(sp.healthy_timeout_s)}")
     if sp.retries:
         parts.append(f"{sp.retries} {'retry' if sp.retries == 1 else 'retries'}")
-    return " · ".join(parts)
+    return "<br>".join(parts)
 
 
 def _default_condition(kind: str) -> str:
@@ -170,35 +170,86 @@ def implied_waits(plan: Plan) -> set[tuple[str, str]]:
 
 def plan_mermaid(plan: Plan) -> str:
     """`flowchart LR`, one node per service and per hook; see the module docstring."""
+    return _mermaid(plan, in_plan_order(plan))
+
+
+def _mermaid(plan: Plan, targets: list[ServicePlan]) -> str:
+    """The nodes of ``targets`` (and their hooks) with every drawn wait into them; the
+    services they wait for are drawn as nodes too."""
     lines = ["flowchart LR"]
     edges: list[str] = []
     kinds = {sp.name: service_kind(sp) for sp in plan.services}
     ids = node_ids([sp.name for sp in plan.services] + [
         st.id for st in plan.steps if st.kind == "pre_start"])
     w, implied = waits(plan), implied_waits(plan)
-    for sp in in_plan_order(plan):
-        kind = kinds[sp.name]
+    drawn: set[str] = set()
+    used: set[str] = set()
+
+    def node(name: str) -> None:
+        if name not in drawn:
+            drawn.add(name)
+            sp = plan.service(name)
+            used.add(kinds[name])
+            lines.append(_node_line(ids[name], kinds[name], name,
+                                    _service_detail(sp, kinds[name])))
+
+    for sp in targets:
         hooks = _hooks(plan, sp)
         for h in hooks:
+            used.add("hook")
             lines.append(_node_line(ids[h.id], "hook", h.id,
-                                    f"hook · timeout {format_duration(h.timeout_s)}"))
-        lines.append(_node_line(ids[sp.name], kind, sp.name, _service_detail(sp, kind)))
+                                    f"hook<br>timeout {format_duration(h.timeout_s)}"))
+        node(sp.name)
         chain = [ids[h.id] for h in hooks] + [ids[sp.name]]
         for dep, (cond, required) in sorted(w[sp.name].items(), key=lambda i: _natural(i[0])):
             if (dep, sp.name) in implied:
                 continue
             arrow = "-->" if required else "-.->"
             label = "" if cond == _default_condition(kinds[dep]) else f"|{_SHORT[cond]}|"
-            edges.append(f"    {ids[dep]} {arrow}{label} {chain[0]}")
-        for a, b in zip(chain, chain[1:]):
-            edges.append(f"    {a} --> {b}")
-    lines.extend(edges)
-    used = sorted(set(kinds.values()) | ({"hook"} if any(
-        s.kind == "pre_start" for s in plan.steps) else set()))
-    for k in used:
+            edges.append((dep, f"    {ids[dep]} {arrow}{label} {chain[0]}"))
+        for x, y in zip(chain, chain[1:]):
+            edges.append((None, f"    {x} --> {y}"))
+    for dep, _ in edges:
+        if dep is not None:
+            node(dep)
+    lines.extend(line for _, line in edges)
+    for k in sorted(used):
         if k in _CLASSES:
             lines.append(f"    classDef {k} {_CLASSES[k]}")
     return "\n".join(lines)
+
+
+def service_layers(plan: Plan) -> list[list[ServicePlan]]:
+    """Services by layer: 0 waits for nothing, n waits for something in layer n-1."""
+    w = waits(plan)
+    layer: dict[str, int] = {}
+    for sp in in_plan_order(plan):  # dependencies come first
+        layer[sp.name] = 1 + max((layer[d] for d in w[sp.name]), default=-1)
+    out: list[list[ServicePlan]] = [[] for _ in range(max(layer.values(), default=-1) + 1)]
+    for sp in in_plan_order(plan):
+        out[layer[sp.name]].append(sp)
+    return out
+
+
+# past these sizes one graph, scaled to the UI's text column, is too small to read
+WAVES_ABOVE_SERVICES = 12
+WAVES_ABOVE_LAYERS = 4
+
+
+def plan_graph_markdown(plan: Plan) -> str:
+    """One graph for a small plan; for a large one a graph per wave (the services of one
+    layer and what they wait for), each narrow enough to read at the UI's column width."""
+    layers = service_layers(plan)
+    if len(plan.services) <= WAVES_ABOVE_SERVICES and len(layers) <= WAVES_ABOVE_LAYERS:
+        return f"```mermaid\n{plan_mermaid(plan)}\n```\n"
+    parts = [f"{len(layers)} waves: each graph shows the services of one wave (on the right) "
+             "and what they wait for (on the left).\n"]
+    for i, layer in enumerate(layers, 1):
+        names = ", ".join(sp.name for sp in layer[:6]) + (", ..." if len(layer) > 6 else "")
+        parts.append(f"### Wave {i} of {len(layers)}: {len(layer)} "
+                     f"{'service' if len(layer) == 1 else 'services'} ({names})\n\n"
+                     f"```mermaid\n{_mermaid(plan, layer)}\n```\n")
+    return "\n".join(parts)
 
 
 def _required(plan: Plan, sp: ServicePlan, dep: str) -> bool:
@@ -239,5 +290,5 @@ def plan_overview(plan: Plan) -> str:
 def plan_artifact_markdown(plan: Plan) -> str:
     """The plan artifact: title, overview, the table, then the graph and its legend."""
     return (f"# Plan for {plan.project}\n\n{plan_overview(plan)}\n\n"
-            f"{plan_table_markdown(plan)}\n\n## Graph\n\n"
-            f"```mermaid\n{plan_mermaid(plan)}\n```\n\n{LEGEND}\n")
+            f"{plan_table_markdown(plan)}\n\n## Graph\n\n{LEGEND}\n\n"
+            f"{plan_graph_markdown(plan)}")

@@ -25,12 +25,14 @@ from prefect.utilities.annotations import allow_failure
 from prefect_compose.engine import Engine
 from prefect_compose.plan.compile import Step, refuse_providers
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
+from prefect_compose.run.milestones import Milestones, task_tags
 from prefect_compose.run.prepare import prepare
 from prefect_compose.run.report import publish_plan, publish_summary
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import JOB_KINDS, StepLog, execute
 
 _RUNS: dict[str, RunState] = {}
+_MILESTONES: dict[str, Milestones] = {}
 _output_logger = logging.getLogger("prefect_compose.output")
 
 
@@ -60,6 +62,9 @@ def run_step(run_id: str, step_id: str) -> Any:
     rs = _RUNS[run_id]
     logger = get_run_logger()
     record = execute(rs, step_id, StepLog(logger, _api_logger_for(logger)))
+    _MILESTONES[run_id].step_finished(
+        step_id, record.outcome.value, message=rs.out.mask(record.message),
+        exit_code=record.exit_code, optional=rs.plan.step(step_id).optional)
     return _task_state(rs, record)
 
 
@@ -112,9 +117,11 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                   options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
                                   echo=echo, rollback=not no_rollback))
     _RUNS[rs.id] = rs
+    _MILESTONES[rs.id] = milestones = Milestones(plan, rs.flow_run_id, flow_run.name)
     watcher = _CancelWatcher(rs)
     try:
         publish_plan(plan, logger)
+        milestones.started()
         for w in plan.warnings:
             logger.warning(w)
         prepare(rs, logger)
@@ -123,6 +130,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     finally:
         watcher.stop()
         _RUNS.pop(rs.id, None)
+        _MILESTONES.pop(rs.id, None)
         engine.close()
 
 
@@ -141,6 +149,7 @@ def _execute(rs: RunState, logger: Any) -> State:
             pass
     v = wind_up(rs, logger)
     publish_summary(rs, logger)
+    _finished(rs, v)
     if interrupted is not None:  # cleaned up: the run ends Cancelled, not Crashed
         rs.out.status("up", f"interrupted ({type(interrupted).__name__}): stopped what this "
                             "deployment started")
@@ -149,6 +158,15 @@ def _execute(rs: RunState, logger: Any) -> State:
     if v.status == "cancelled":
         return Cancelled(message=v.message)
     return Failed(message=v.message)
+
+
+def _finished(rs: RunState, v: Any) -> None:
+    """The closing event: completed, failed (naming the first failed step) or cancelled."""
+    failed = next((r for r in (rs.records[s.id] for s in rs.plan.steps)
+                   if r.outcome.failed and not rs.plan.step(r.step).optional), None)
+    _MILESTONES[rs.id].finished(v.status, v.message,
+                                failed_step=failed.step if failed else None,
+                                exit_code=failed.exit_code if failed else None)
 
 
 def _submit(rs: RunState) -> dict[str, Any]:
@@ -162,7 +180,8 @@ def _submit(rs: RunState) -> dict[str, Any]:
             fut = futures[e.step]
             wait_for.append(fut if e.required else allow_failure(fut))
         futures[step.id] = run_step.with_options(
-            name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step)).submit(
+            name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step),
+            tags=task_tags(rs.plan, step)).submit(
             rs.id, step.id, wait_for=wait_for)
     return futures
 

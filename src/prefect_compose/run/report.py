@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from prefect_compose.plan.compile import Plan
+from prefect_compose.run.milestones import outcome_words, without_icon
 from prefect_compose.run.state import RunState
 
 
@@ -33,17 +34,20 @@ def summary_rows(rs: RunState) -> list[dict[str, Any]]:
     for step in rs.plan.steps:
         r = rs.records[step.id]
         rows.append({"service": r.service, "step": r.step, "kind": r.kind,
-                     "outcome": r.outcome.value, "exit_code": r.exit_code,
+                     "outcome": outcome_words(r.outcome.value, step.optional),
+                     "exit_code": r.exit_code,
                      "duration_s": r.duration_s, "size_seconds": r.size_seconds})
     return rows
 
 
 def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     width = max(len(r["step"]) for r in rows) if rows else 4
+    words = [without_icon(r["outcome"]) for r in rows]
+    ow = max((len(w) for w in words), default=8)
     lines = [""]
-    for r in rows:
+    for r, word in zip(rows, words):
         code = "" if r["exit_code"] is None else f" exit {r['exit_code']}"
-        lines.append(f"  {r['step']:<{width}}  {r['outcome']:<11}{code:<8} "
+        lines.append(f"  {r['step']:<{width}}  {word:<{ow}}{code:<8} "
                      f"{r['duration_s']:>7.1f}s  {r['size_seconds']:>8.1f} size-s")
     return lines
 

@@ -1,0 +1,207 @@
+"""What a deployment reports to Prefect besides states and logs: tags, artifacts, events.
+
+Tags (one scheme for the up, run and exec flows):
+  - flow runs: ``project:NAME`` (and, for run/exec, ``service:NAME``);
+  - task runs: ``project:NAME``, ``service:NAME`` and ``kind:KIND``, KIND one of
+    ``service`` (its start and its health wait), ``job``, ``hook`` (a pre_start entry),
+    ``scheduled``.
+
+Artifacts on the flow run: the plan (``PROJECT-plan``, table then graph), the progress
+(``PROJECT-progress``: steps finished / total, updated as each step ends) and the summary
+(``PROJECT-summary``).
+
+Events (resource ``prefect-compose.project.NAME``, related: the flow run), for automations:
+  ``prefect-compose.deployment.started``, ``prefect-compose.step.failed``,
+  ``prefect-compose.deployment.rolled-back``, ``prefect-compose.deployment.completed``,
+  ``prefect-compose.deployment.failed``, ``prefect-compose.deployment.cancelled``.
+
+Everything here is reporting: a failure to report is logged as a warning, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+from prefect_compose.plan.compile import Plan, Step
+
+EVENT_PREFIX = "prefect-compose"
+_log = logging.getLogger("prefect_compose.milestones")
+
+# outcome words for people (the summary's outcome column, the terminal)
+OUTCOME_WORDS = {
+    "ok": ("✅", "succeeded"), "created": ("✅", "created"), "recreated": ("✅", "recreated"),
+    "started": ("✅", "started"), "unchanged": ("✅", "unchanged, left running"),
+    "failed": ("❌", "failed"), "timed out": ("⏱️", "timed out"),
+    "cancelled": ("🚫", "cancelled"), "not started": ("⏸️", "not started"),
+    "pending": ("⏸️", "not started"),
+}
+FAILED = ("failed", "timed out")
+
+
+def outcome_words(status: str, optional: bool = False, *, icon: bool = True) -> str:
+    """`ok` -> `✅ succeeded`; an optional job's failure -> `⚠️ failed (optional)`."""
+    mark, words = OUTCOME_WORDS.get(status, ("", status))
+    if optional and status in FAILED:
+        mark, words = "⚠️", f"{words} (optional: deployment went on)"
+    return f"{mark} {words}" if icon and mark else words
+
+
+def without_icon(text: str) -> str:
+    """The words of ``outcome_words(...)`` for a terminal (no emoji)."""
+    head, _, rest = text.partition(" ")
+    icons = {m for m, _ in OUTCOME_WORDS.values()} | {"⚠️"}
+    return rest if head in icons else text
+
+
+# -- tags ------------------------------------------------------------------------------------
+def step_kind(plan: Plan, step: Step) -> str:
+    """The kind a task run is tagged with: service, job, hook or scheduled."""
+    if step.kind == "pre_start":
+        return "hook"
+    kind = plan.service(step.service).kind
+    return "service" if kind in ("service", "provider") else kind
+
+
+def task_tags(plan: Plan, step: Step) -> list[str]:
+    return [f"project:{plan.project}", f"service:{step.service}",
+            f"kind:{step_kind(plan, step)}"]
+
+
+def flow_run_tags(project: str, service: str | None = None) -> list[str]:
+    return [f"project:{project}"] + ([f"service:{service}"] if service else [])
+
+
+def tag_flow_run(flow_run_id: str | None, tags: list[str]) -> None:
+    """Add ``tags`` to the flow run (its project is only known once the flow loaded it)."""
+    if not flow_run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(uuid.UUID(str(flow_run_id)))
+            merged = list(dict.fromkeys([*(run.tags or []), *tags]))
+            if merged != list(run.tags or []):
+                client.update_flow_run(run.id, tags=merged)
+    except Exception as exc:  # noqa: BLE001 - reporting only
+        _log.warning(f"could not tag flow run {flow_run_id}: {exc}")
+
+
+# -- events ----------------------------------------------------------------------------------
+def emit(name: str, project: str, flow_run_id: str | None, *, flow_run_name: str | None = None,
+         payload: dict[str, Any] | None = None, step: str | None = None) -> None:
+    """Emit ``prefect-compose.NAME`` about ``project``, related to its flow run."""
+    from prefect.events import emit_event
+
+    related = []
+    if flow_run_id:
+        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
+                        "prefect.resource.role": "flow-run",
+                        "prefect.resource.name": flow_run_name or project})
+    body = {"project": project, "flow_run_id": flow_run_id, **(payload or {})}
+    if step is not None:
+        body["step"] = step
+    try:
+        emit_event(event=f"{EVENT_PREFIX}.{name}",
+                   resource={"prefect.resource.id": f"{EVENT_PREFIX}.project.{project}",
+                             "prefect.resource.name": project,
+                             f"{EVENT_PREFIX}.project": project},
+                   related=related, payload=body)
+    except Exception as exc:  # noqa: BLE001
+        _log.warning(f"could not emit {name}: {exc}")
+
+
+def rolled_back(project: str, flow_run_id: str | None, services: list[str],
+                reason: str = "") -> None:
+    """The `deployment.rolled-back` event: ``services`` serve their previous containers
+    again after a failed or interrupted deployment (what run/rollback.py restored)."""
+    emit("deployment.rolled-back", project, flow_run_id,
+         payload={"services": list(services), "reason": reason})
+
+
+# -- the per-run reporter --------------------------------------------------------------------
+class Milestones:
+    """Tags, progress artifact and events of one deployment (one flow run).
+
+    The flow calls ``started()`` once the plan is known, ``step_finished()`` as each step
+    ends (from any task thread), ``rolled_back()`` when services were put back, and
+    ``finished()`` with the final state's outcome."""
+
+    def __init__(self, plan: Plan, flow_run_id: str | None, flow_run_name: str | None = None):
+        self.plan = plan
+        self.project = plan.project
+        self.flow_run_id = flow_run_id
+        self.flow_run_name = flow_run_name or plan.project
+        self.total = len(plan.steps)
+        self.done: set[str] = set()
+        self._lock = threading.Lock()
+        self._artifact_id: Any = None
+
+    def _emit(self, name: str, **kw: Any) -> None:
+        emit(name, self.project, self.flow_run_id, flow_run_name=self.flow_run_name, **kw)
+
+    def started(self) -> None:
+        tag_flow_run(self.flow_run_id, flow_run_tags(self.project))
+        self._create_progress()
+        self._emit("deployment.started", payload={"steps": self.total,
+                                                  "services": len(self.plan.services)})
+
+    def _create_progress(self) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        from prefect_compose.run.report import artifact_key
+
+        try:
+            self._artifact_id = create_progress_artifact(
+                progress=0.0, key=artifact_key(self.project, "progress"),
+                description=self._describe())
+        except Exception as exc:  # noqa: BLE001
+            _log.warning(f"could not create the progress artifact: {exc}")
+
+    def _describe(self, last: str | None = None) -> str:
+        text = f"{len(self.done)} of {self.total} steps of {self.project} finished"
+        return text + (f" (last: {last})" if last else "")
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * len(self.done) / self.total, 1) if self.total else 100.0
+
+    def step_finished(self, step_id: str, status: str, *, message: str = "",
+                      exit_code: int | None = None, optional: bool = False) -> None:
+        with self._lock:
+            self.done.add(step_id)
+            percent, description = self.percent, self._describe(step_id)
+            self._update_progress(percent, description)
+        if status in FAILED:
+            step = self.plan.step(step_id)
+            self._emit("step.failed", step=step_id, payload={
+                "service": step.service, "kind": step_kind(self.plan, step),
+                "outcome": status, "exit_code": exit_code, "message": message,
+                "optional": optional})
+
+    def _update_progress(self, percent: float, description: str) -> None:
+        if self._artifact_id is None:
+            return
+        from prefect.artifacts import update_progress_artifact
+
+        try:
+            update_progress_artifact(self._artifact_id, percent, description=description)
+        except Exception as exc:  # noqa: BLE001
+            _log.warning(f"could not update the progress artifact: {exc}")
+
+    def rolled_back(self, services: list[str], reason: str = "") -> None:
+        rolled_back(self.project, self.flow_run_id, services, reason)
+
+    def finished(self, outcome: str, message: str = "", *, failed_step: str | None = None,
+                 exit_code: int | None = None) -> None:
+        """``outcome``: completed, failed or cancelled."""
+        payload: dict[str, Any] = {"message": message, "steps_finished": len(self.done),
+                                   "steps": self.total}
+        if failed_step is not None:
+            payload.update(service=self.plan.step(failed_step).service, exit_code=exit_code)
+        with self._lock:
+            self._update_progress(self.percent, self._describe() + f": {outcome}")
+        self._emit(f"deployment.{outcome}", step=failed_step, payload=payload)
