@@ -28,6 +28,7 @@ values are then replaced by one precompiled trie-shaped alternation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -56,10 +57,10 @@ COMMON = frozenset("""
 
 _URL = r"(?P<url>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<urlpw>[^\s@/]+)(?=@)"
 _KEYWORDS = ("pass", "secret", "token", "credential", "key", "pwd")  # a cheap first test
-_KV = (rf"(?P<kv>(?<![A-Za-z0-9_])(?:{_SECRET_NAME.pattern})[\"']?[ \t]*[=:][ \t]*)"
+_NAME = _SECRET_NAME.pattern
+_KV = (rf"(?P<kv>(?:(?P<nq>[\"'])(?:{_NAME})(?P=nq)|(?<![A-Za-z0-9_])(?:{_NAME}))"
+       r"[ \t]*[=:][ \t]*)"
        r"(?:(?P<q>[\"'])(?P<qv>[^\"'\n]+)(?P=q)|(?P<v>[^\s\"',;&]+))")
-
-
 _URL_RE = re.compile(_URL)
 _KV_RE = re.compile(_KV)
 
@@ -169,9 +170,12 @@ def _mask_after_names(text: str, lowered: str) -> str:
             at = lowered.find(kw, at + len(kw))
     out, last = [], 0
     for start in sorted(starts):
-        if start < last:
-            continue
-        m = _KV_RE.match(text, start)
+        m = None
+        if start > 0 and text[start - 1] in "\"'" and start - 1 >= last:
+            m = _KV_RE.match(text, start - 1)  # a quoted name: "API_TOKEN": "x"
+            start -= m is not None
+        if m is None and start >= last:
+            m = _KV_RE.match(text, start)
         if m:
             out.append(text[last:start])
             out.append(_kv_repl(m))
@@ -219,12 +223,69 @@ def register(values: Iterable[str], public: Iterable[str] = ()) -> None:
         _values.update(new)
         _public.update(new_public)
         _current = Masker(_values, _public)
+    if new:
+        install_log_masking()
 
 
 def register_env(env: Mapping[str, str | None]) -> None:
     """Values of the secret-looking names in an environment, and its URL passwords."""
     register(v for k, v in env.items()
              if v and (is_secret_name(k) or "://" in v and url_passwords(v)))
+
+
+def register_project(project: Any, env: Mapping[str, str] | None = None) -> None:
+    """The known secrets of a loaded project (``model.types.Project``)."""
+    values, public = project_secrets(project, env or {})
+    # a value that came from a secret-looking variable of the environment or from a Secret
+    # block (registered while loading) stays secret under any other name (`CONN: ${TOKEN}`)
+    register(values, public - _values)
+
+
+def project_secrets(project: Any, env: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """(secret values, public words) of a project: the values of its secret-looking
+    environment variables and build args (services and pre_start hooks), the passwords of the
+    URLs among all of them, and its secrets' contents (file, environment, content); public
+    words are its project, service and image names and its non-secret values."""
+    values: set[str] = set()
+    public: set[str] = {project.name}
+
+    def scan(pairs: Mapping[str, str | None]) -> None:
+        for k, v in pairs.items():
+            if not v:
+                continue
+            if is_secret_name(k):
+                values.add(v)
+            else:
+                public.add(v)
+                if "://" in v:
+                    values.update(url_passwords(v))
+
+    for svc in project.services.values():
+        public.add(svc.name)
+        if svc.image:
+            public.update(re.split(r"[/:@]", svc.image))
+        scan(svc.environment)
+        for hook in svc.pre_start:
+            scan(hook.environment)
+        if svc.build is not None:
+            scan(svc.build.args)
+    for spec in project.secrets.values():
+        values.update(_secret_source(spec or {}, env))
+    return values, public
+
+
+def _secret_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
+    if isinstance(spec.get("content"), str):
+        return [spec["content"]]
+    if isinstance(spec.get("environment"), str) and env.get(spec["environment"]):
+        return [env[spec["environment"]]]
+    if isinstance(spec.get("file"), str):
+        try:
+            with open(spec["file"], encoding="utf-8", errors="replace") as f:
+                return [f.read(1 << 20)]
+        except OSError:  # missing or unreadable: the engine step will say so
+            return []
+    return []
 
 
 def current() -> Masker:
@@ -337,6 +398,31 @@ class MaskingBinaryStream(io.RawIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+class masked_errors(contextlib.ContextDecorator):
+    """``with masked_errors():`` (or ``@masked_errors()``): an exception leaving the block has
+    its message masked (in place, then re-raised); Prefect turns it into a state message."""
+
+    def __enter__(self) -> masked_errors:
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is not None:
+            mask_exception(exc)
+        return False
+
+
+def mask_exception(exc: BaseException) -> BaseException:
+    exc.args = tuple(mask(a) if isinstance(a, str) else a for a in exc.args)
+    for attr in ("message", "tail"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            try:
+                setattr(exc, attr, mask(value))
+            except AttributeError:  # a read-only property
+                pass
+    return exc
 
 
 class masked_output:

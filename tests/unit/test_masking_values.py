@@ -162,3 +162,62 @@ def test_log_records_must_carry_masked_messages_and_tracebacks():
         logger.exception("failed with %s", "Log-secret-value-1")
     assert seen and "Log-secret-value-1" not in seen[0]
     assert "RuntimeError" in seen[0]
+
+
+def _load(tmp_path, text: str, environ: dict | None = None, files: dict | None = None):
+    from prefect_compose.load.project import load_project
+
+    (tmp_path / "compose.yaml").write_text(text)
+    for name, content in (files or {}).items():
+        (tmp_path / name).write_text(content)
+    return load_project([tmp_path / "compose.yaml"], project_name="demo",
+                        environ=environ or {})
+
+
+def test_loading_a_project_must_register_every_kind_of_secret(tmp_path):
+    _load(tmp_path, """\
+services:
+  app:
+    image: busybox:latest
+    environment:
+      DB_PASSWORD: Literal-pw-1111
+      DATABASE_URL: postgres://app:Url-pw-2222@db/app
+      CONN: ${FROM_ENV_TOKEN}
+    build:
+      context: .
+      args: {NPM_TOKEN: Build-arg-3333}
+    secrets: [api_key, from_env]
+secrets:
+  api_key: {file: ./api_key.txt}
+  from_env: {environment: SOME_VALUE}
+""", environ={"FROM_ENV_TOKEN": "Env-token-5555", "SOME_VALUE": "Env-secret-6666"},
+          files={"api_key.txt": "File-secret-7777\n"})
+    for value in ("Literal-pw-1111", "Url-pw-2222", "Env-token-5555", "Build-arg-3333",
+                  "Env-secret-6666", "File-secret-7777"):
+        assert masking.mask(f"x {value} y") == f"x {MASK} y", value
+
+
+def test_a_password_equal_to_a_public_name_must_not_blank_that_name(tmp_path):
+    _load(tmp_path, """\
+services:
+  webadmin42:
+    image: busybox:latest
+    environment: {POSTGRES_USER: webadmin42, POSTGRES_PASSWORD: webadmin42}
+""")
+    assert masking.mask("webadmin42 | ready") == "webadmin42 | ready"
+    assert masking.mask("POSTGRES_PASSWORD=webadmin42") == f"POSTGRES_PASSWORD={MASK}"
+
+
+@pytest.mark.parametrize("line", [
+    'cannot read Prefect Secret block "pc-test-secret": ValueError: not found',
+    "the key: primary", "monkey=3 hockey: 4",
+])
+def test_a_keyword_inside_other_words_or_quoted_names_must_not_mask_what_follows(line):
+    if line.startswith("the key"):
+        assert Masker().mask(line) == f"the key: {MASK}"  # `key: x` is a secret-looking pair
+    else:
+        assert Masker().mask(line) == line
+
+
+def test_a_quoted_pair_must_be_masked_in_shell_quotes_too():
+    assert Masker().mask("echo 'DB_PASSWORD=swordfish1'") == f"echo 'DB_PASSWORD={MASK}'"

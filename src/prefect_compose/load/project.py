@@ -14,11 +14,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from prefect_compose import masking
 from prefect_compose.load.envfile import read_env_file
 from prefect_compose.errors import InputError
 from prefect_compose.load.interpolate import interpolate_tree
 from prefect_compose.model.types import Project
 from prefect_compose.load.schema import check_service, check_top_level
+from prefect_compose.load.secrets import declared as declared_secret_blocks
+from prefect_compose.load.secrets import with_blocks
 from prefect_compose.load.yamlfile import Override, Reset, parse_yaml
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -74,6 +77,8 @@ class _Loader:
         self._missing: set[str] = set()
         self._cache: dict[tuple[Path, Path], dict] = {}
         self.tagged = False  # any `!reset`/`!override`: resolve them after merging
+        self.secret_blocks: dict[str, tuple[str, str]] = {}  # x-prefect.secrets, all files
+        self.secret_values: dict[str, str] = {}  # block name -> value, read on first use
 
     # -- one file ---------------------------------------------------------------------------
     def load_file(self, path: Path, base_dir: Path, env: dict[str, str] | None = None,
@@ -102,6 +107,8 @@ class _Loader:
         if not isinstance(doc, dict):
             raise InputError("top level must be a mapping", file=shown)
         use_env = self.env if env is None else env
+        self.secret_blocks.update(declared_secret_blocks(doc, shown))
+        use_env = with_blocks(use_env, self.secret_blocks, self.secret_values)
         errors: list[tuple[str, str]] = []
 
         def on_missing(name: str) -> None:
@@ -565,6 +572,7 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         values = read_env_file(envf, _shown(envf), {**dotenv, **environ})
         dotenv.update({k: v for k, v in values.items() if v is not None})
     env = {**dotenv, **environ}
+    masking.register_env(env)  # before any message can quote a value
 
     loader = _Loader(env, warnings, environ)
     doc: dict = {}
@@ -593,6 +601,8 @@ def load_project(files: Sequence[Path | str] | None = None, *,
     active = set(profiles)
     if not active and env.get("COMPOSE_PROFILES"):
         active = {p.strip() for p in env["COMPOSE_PROFILES"].split(",") if p.strip()}
-    return build_project(doc, name=project_name, working_dir=pdir,
-                         files=[_shown(p) for p in paths], env=env,
-                         active_profiles=active, warnings=warnings)
+    project = build_project(doc, name=project_name, working_dir=pdir,
+                            files=[_shown(p) for p in paths], env=env,
+                            active_profiles=active, warnings=warnings)
+    masking.register_project(project, env)
+    return project
