@@ -10,14 +10,13 @@ Pure (no docker, no prefect). What is masked, as ``********``:
 - known secret values, wherever they appear: values of secret-looking variables (in the
   environment, ``.env``, ``environment:``, ``env_file``, build args), URL passwords found in
   the project, the contents of ``secrets:`` (file, environment, content), and values read from
-  Prefect ``Secret`` blocks. A known value of ``STRONG_LEN`` characters or more is masked
-  anywhere, even inside a word; a shorter one only as a whole word.
+  Prefect ``Secret`` blocks, wherever they appear (even inside a longer word).
 
 What is *not* masked by value (it would blank ordinary words): values shorter than
-``MIN_LEN``, common defaults (``postgres``, ``password``, ``changeme``, ...) and values that are
-also a public word of the project (a service, image, project or user name, or a non-secret
-value). Such values are still masked after their name and as URL passwords, but a container
-that prints one bare shows it.
+``MIN_LEN`` (8) characters, common defaults (``postgres``, ``password``, ``changeme``, ...)
+and values that are also a public word of the project (a project, service or image name or a
+part of one, or a non-secret value). Such values are still masked after their name and as URL
+passwords, but a container that prints one bare shows it.
 
 Known values are registered in one process-wide set (``register``): masking only ever grows,
 so a process that loads several projects masks the secrets of all of them. The patterns are
@@ -38,8 +37,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "********"
-MIN_LEN = 4
-STRONG_LEN = 8
+MIN_LEN = 8
 
 _WORDS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 _PARTS = ("KEY", "APIKEY", "PASS", "PWD", "PRIVATEKEY", "ACCESSKEY")
@@ -118,7 +116,7 @@ class Masker:
             text = _mask_after_names(text, lowered)
         hits = tuple(v for v in self._needles if v in text)
         if hits:
-            text = _alternation(hits).sub(_value_repl, text)
+            text = _alternation(hits).sub(MASK, text)
         return text
 
     def mask_bytes(self, data: bytes) -> bytes:
@@ -195,16 +193,6 @@ def _kv_repl(m: re.Match) -> str:
     return f"{m.group('kv')}{q}{MASK}{q}"
 
 
-def _value_repl(m: re.Match) -> str:
-    """Long values anywhere; a short one only as a whole word ("hunter2", not "hunter2x")."""
-    found = m.group(0)
-    if len(found) < STRONG_LEN:
-        text, a, b = m.string, m.start(), m.end()
-        if (a > 0 and text[a - 1].isalnum()) or (b < len(text) and text[b].isalnum()):
-            return found
-    return MASK
-
-
 # -- the process-wide set of known secrets -----------------------------------------------------
 _lock = threading.Lock()
 _values: set[str] = set()
@@ -235,19 +223,22 @@ def register_env(env: Mapping[str, str | None]) -> None:
 
 def register_project(project: Any, env: Mapping[str, str] | None = None) -> None:
     """The known secrets of a loaded project (``model.types.Project``)."""
-    values, public = project_secrets(project, env or {})
+    values, names, plain = project_secrets(project, env or {})
     # a value that came from a secret-looking variable of the environment or from a Secret
     # block (registered while loading) stays secret under any other name (`CONN: ${TOKEN}`)
-    register(values, public - _values)
+    register(values, names | (plain - _values))
 
 
-def project_secrets(project: Any, env: Mapping[str, str]) -> tuple[set[str], set[str]]:
-    """(secret values, public words) of a project: the values of its secret-looking
-    environment variables and build args (services and pre_start hooks), the passwords of the
-    URLs among all of them, and its secrets' contents (file, environment, content); public
-    words are its project, service and image names and its non-secret values."""
+def project_secrets(project: Any,
+                    env: Mapping[str, str]) -> tuple[set[str], set[str], set[str]]:
+    """(secret values, names, plain values) of a project. Secrets: the values of its
+    secret-looking environment variables and build args (services and pre_start hooks), the
+    passwords of the URLs among all of them, and its secrets' contents (file, environment,
+    content). Names (never masked bare): its project, service and image names and their
+    parts. Plain values: those of its other variables."""
     values: set[str] = set()
-    public: set[str] = {project.name}
+    names: set[str] = {project.name, *re.split(r"[^A-Za-z0-9]+", project.name)}
+    plain: set[str] = set()
 
     def scan(pairs: Mapping[str, str | None]) -> None:
         for k, v in pairs.items():
@@ -256,14 +247,14 @@ def project_secrets(project: Any, env: Mapping[str, str]) -> tuple[set[str], set
             if is_secret_name(k):
                 values.add(v)
             else:
-                public.add(v)
+                plain.add(v)
                 if "://" in v:
                     values.update(url_passwords(v))
 
     for svc in project.services.values():
-        public.add(svc.name)
+        names.update((svc.name, *re.split(r"[^A-Za-z0-9]+", svc.name)))
         if svc.image:
-            public.update(re.split(r"[/:@]", svc.image))
+            names.update(re.split(r"[^A-Za-z0-9]+", svc.image))
         scan(svc.environment)
         for hook in svc.pre_start:
             scan(hook.environment)
@@ -271,7 +262,7 @@ def project_secrets(project: Any, env: Mapping[str, str]) -> tuple[set[str], set
             scan(svc.build.args)
     for spec in project.secrets.values():
         values.update(_secret_source(spec or {}, env))
-    return values, public
+    return values, names, plain
 
 
 def _secret_source(spec: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:

@@ -67,9 +67,9 @@ def test_a_known_value_must_be_masked_wherever_it_appears():
     assert m.mask("embeddedZr7-long-secretx") == f"embedded{MASK}x"  # long: even inside a word
 
 
-def test_a_short_known_value_must_be_masked_only_as_a_whole_word():
+def test_a_short_known_value_must_be_masked_after_its_name_but_not_bare():
     m = Masker(["hunt3r"])
-    assert m.mask("password is hunt3r.") == f"password is {MASK}."
+    assert m.mask("DB_PASSWORD=hunt3r") == f"DB_PASSWORD={MASK}"
     assert m.mask("hunt3rs and rehunt3r") == "hunt3rs and rehunt3r"
 
 
@@ -90,9 +90,11 @@ def test_a_value_that_is_also_a_public_word_of_the_project_must_not_be_masked_ba
     assert m.mask("DB_PASSWORD=webapp01") == f"DB_PASSWORD={MASK}"
 
 
-def test_values_shorter_than_the_minimum_must_not_be_masked_bare():
-    m = Masker(["abc"])
-    assert m.mask("abc abc") == "abc abc"
+def test_a_part_of_a_project_or_service_name_must_never_be_masked_bare(tmp_path):
+    """A secret "defang1x" in one project must not star out project "defang1x-handoff"."""
+    masking.register(["defang1x"])
+    _load(tmp_path, "services:\n  defang1x-web:\n    image: busybox:latest\n")
+    assert masking.mask("defang1x-web | up") == "defang1x-web | up"
 
 
 def test_the_contents_of_a_secrets_file_must_be_masked_whole_and_line_by_line():

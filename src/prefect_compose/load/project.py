@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect_compose import masking
 from prefect_compose.load.envfile import read_env_file
+from prefect_compose.load.jobs import jobs_as_services
 from prefect_compose.errors import InputError
 from prefect_compose.load.interpolate import interpolate_tree
 from prefect_compose.model.types import Project
@@ -121,6 +122,7 @@ class _Loader:
         if errors:
             p, m = errors[0]
             raise InputError(m, file=shown, path=p)
+        doc = jobs_as_services(doc, shown)  # Compose's experimental top-level `jobs:`
         for top in doc:
             if not isinstance(top, str) or (top not in TOP_LEVEL_KEYS
                                             and not top.startswith("x-")):

@@ -7,6 +7,7 @@ the file, the key path and the cause.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,7 @@ from prefect_compose.model.types import (
     Port,
     Project,
     ProjectXPrefect,
+    Schedule,
     Service,
     ServiceNetwork,
     Volume,
@@ -353,8 +355,11 @@ def _x_prefect(value: Any, ctx: _Ctx) -> XPrefect:
     if value is None:
         return XPrefect()
     xp = _mapping(value, ctx, "x-prefect")
-    _check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout"), ctx, "x-prefect")
+    _check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout", "schedule"), ctx,
+                "x-prefect")
     kwargs: dict[str, Any] = {}
+    if xp.get("schedule") is not None:
+        kwargs["schedule"] = _schedule(xp["schedule"], ctx)
     if "timeout" in xp:
         kwargs["timeout_s"] = _duration(xp["timeout"], ctx, "x-prefect", "timeout")
     if "healthy_timeout" in xp:
@@ -370,6 +375,39 @@ def _x_prefect(value: Any, ctx: _Ctx) -> XPrefect:
         if key in kwargs and kwargs[key] <= 0:
             raise ctx.error("must be a positive duration", "x-prefect", key[:-2])
     return XPrefect(**kwargs)
+
+
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+
+
+def _schedule(value: Any, ctx: _Ctx) -> Schedule:
+    """A cron string, or {cron, timezone}: five cron fields (or a macro such as @daily) and an
+    IANA timezone (default UTC)."""
+    if isinstance(value, str):
+        value = {"cron": value}
+    xs = _mapping(value, ctx, "x-prefect", "schedule")
+    _check_keys(xs, ("cron", "timezone"), ctx, "x-prefect", "schedule")
+    cron = xs.get("cron")
+    if not isinstance(cron, str) or not cron.strip():
+        raise ctx.error("needs a cron string, e.g. \"0 3 * * *\"", "x-prefect", "schedule",
+                        "cron")
+    cron = " ".join(cron.split())
+    fields = cron.split(" ")
+    if not (cron in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f)
+                                                               for f in fields))):
+        raise ctx.error(f'invalid cron "{cron}": five fields (minute hour day month weekday) '
+                        "or @hourly, @daily, @weekly, @monthly, @yearly", "x-prefect",
+                        "schedule", "cron")
+    tz = xs.get("timezone") or "UTC"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(tz))
+    except (ValueError, KeyError, OSError):
+        raise ctx.error(f'unknown timezone "{tz}"', "x-prefect", "schedule",
+                        "timezone") from None
+    return Schedule(cron=cron, timezone=str(tz))
 
 
 def _file_mounts(value: Any, ctx: _Ctx, key: str, top: dict) -> tuple[FileMount, ...]:

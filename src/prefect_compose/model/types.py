@@ -87,7 +87,15 @@ class FileMount(_Frozen):
     mode: int | None = None
 
 
+class Schedule(_Frozen):
+    """`x-prefect.schedule` (or `triggers.schedule` of a top-level job): when a scheduled job
+    runs, as a cron string in a timezone."""
+    cron: str
+    timezone: str = "UTC"
+
+
 class XPrefect(_Frozen):
+    schedule: Schedule | None = None
     timeout_s: float | None = None
     retries: int = 0
     retry_delay_s: float = 10.0
