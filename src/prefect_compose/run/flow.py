@@ -25,6 +25,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
+from prefect_compose import masking
 from prefect_compose.run.accounting import size_seconds
 from prefect_compose.engine.client import LABEL_CONFIG_HASH, LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT, Engine
 from prefect_compose.errors import ComposeError, JobTimedOut, StepFailed, Unhealthy
@@ -35,8 +36,6 @@ from prefect_compose.plan.containers import build_spec
 from prefect_compose.units import format_duration
 
 _DEPLOYMENTS: dict[str, Deployment] = {}
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)",
-                          re.I)
 _output_logger = logging.getLogger("prefect_compose.output")
 
 
@@ -101,7 +100,6 @@ class Deployment:
     done: dict[str, threading.Event] = field(default_factory=dict)
     created: dict[str, str] = field(default_factory=dict)  # cid -> service, started by this run
     outcomes: dict[str, Outcome] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
     start_slots: threading.Semaphore | None = None
 
     def __post_init__(self) -> None:
@@ -113,18 +111,12 @@ class Deployment:
                                            status="not started")
         if self.plan.concurrency:
             self.start_slots = threading.Semaphore(self.plan.concurrency)
-        self.secrets = tuple(sorted({v for s in self.project.services.values()
-                                     for k, v in s.environment.items()
-                                     if v and len(v) >= 4 and _SECRET_NAME.search(k)},
-                                    key=len, reverse=True))
         self._width = max((len(s.name) for s in self.plan.services), default=4)
         self._print_lock = threading.Lock()
 
     # -- output: the one place every line goes through, so masking applies everywhere ----
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "********")
-        return text
+        return masking.mask(text)  # the loader registered this project's secrets
 
     def emit(self, service: str, line: str, logger: Any | None = None) -> None:
         line = self.mask(line)
@@ -199,8 +191,8 @@ def run_step(deployment_id: str, step_id: str) -> Any:
     except ComposeError as exc:
         outcome.status, outcome.message = "failed", str(exc)
         logger.error(str(exc))
-        d.fail(f"{step.id}: {exc}")
-        return Failed(message=f"{step.id}: {exc}")
+        d.fail(d.mask(f"{step.id}: {exc}"))
+        return Failed(message=d.mask(f"{step.id}: {exc}"))
     finally:
         if outcome.started_at is not None and outcome.ended_at is None:
             outcome.ended_at = time.monotonic()
@@ -429,6 +421,7 @@ def _flow_run_name() -> str:
 
 @flow(name="compose-up", flow_run_name=_flow_run_name, persist_result=False, log_prints=False,
       task_runner=ThreadPoolTaskRunner(max_workers=32))
+@masking.masked_errors()  # an error's message becomes the run's state message: mask it first
 def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                project_name: str | None = None, profiles: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,
@@ -637,7 +630,8 @@ def _publish_plan(plan: Plan) -> None:
 
     try:
         create_markdown_artifact(
-            key=_artifact_key(plan.project, "plan"), markdown=plan_artifact_markdown(plan),
+            key=_artifact_key(plan.project, "plan"),
+            markdown=masking.mask(plan_artifact_markdown(plan)),
             description=f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001 - artifacts are reporting, never fatal
         get_run_logger().warning(f"could not publish the plan artifact: {exc}")
@@ -656,7 +650,7 @@ def summary_rows(d: Deployment) -> list[dict[str, Any]]:
 def _publish_summary(d: Deployment) -> None:
     from prefect.artifacts import create_table_artifact
 
-    rows = summary_rows(d)
+    rows = masking.mask_obj(summary_rows(d))
     try:
         create_table_artifact(key=_artifact_key(d.project.name, "summary"), table=rows,
                               description=f"outcome of each step of {d.project.name}")
