@@ -188,6 +188,9 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
         else:
             k, v = p, os.environ.get(p, "")
         env[k] = v
+    from prefect_compose import masking
+
+    masking.register_env(env)
     return env
 
 

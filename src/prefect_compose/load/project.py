@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from prefect_compose import masking
 from prefect_compose.load.discover import compose_files, project_name as name_project, shown
 from prefect_compose.load.envfile import project_environment
 from prefect_compose.load.environment import resolve_environment
@@ -32,6 +33,7 @@ def load_project(files: Sequence[Path | str] | None = None, *,
     environ = dict(os.environ if environ is None else environ)
     paths, pdir = compose_files(files, project_dir, environ)
     env = project_environment(env_files, pdir, environ)  # what ${VAR} reads
+    masking.register_env(env)  # before any message can quote a value
     warnings: list[str] = []
     reader = FileReader(env, warnings, environ)
     doc: dict = {}
@@ -43,5 +45,8 @@ def load_project(files: Sequence[Path | str] | None = None, *,
     name = name_project(project_name, env, doc, pdir, shown(paths[0]))
     doc, disabled = apply_profiles(doc, active_profiles(profiles, env))
     resolve_environment(doc, env, pdir, warnings)
-    return build_project(doc, name=name, working_dir=pdir, files=[shown(p) for p in paths],
-                         disabled=disabled, warnings=warnings)
+    project = build_project(doc, name=name, working_dir=pdir,
+                            files=[shown(p) for p in paths], disabled=disabled,
+                            warnings=warnings)
+    masking.register_project(project, env)
+    return project

@@ -17,6 +17,8 @@ from prefect_compose.load.include import resolve_include
 from prefect_compose.load.interpolate import interpolate_tree
 from prefect_compose.load.jobs import jobs_as_services
 from prefect_compose.load.schema import check_service, check_top_level
+from prefect_compose.load.secrets import declared as declared_secret_blocks
+from prefect_compose.load.secrets import with_blocks
 from prefect_compose.load.yamlfile import parse_yaml
 
 TOP_LEVEL_KEYS = {"version", "name", "services", "networks", "volumes", "secrets", "configs",
@@ -34,6 +36,8 @@ class FileReader:
         self._missing: set[str] = set()
         self._cache: dict[tuple[Path, Path], dict] = {}
         self.tagged = False  # any `!reset`/`!override`: resolve them after merging
+        self.secret_blocks: dict[str, tuple[str, str]] = {}  # x-prefect.secrets, all files
+        self.secret_values: dict[str, str] = {}  # block name -> value, read on first use
 
     def load_file(self, path: Path, base_dir: Path, env: dict[str, str] | None = None,
                   stack: tuple[Path, ...] = ()) -> dict:
@@ -46,7 +50,10 @@ class FileReader:
             chain = " -> ".join(_shown(p) for p in (*stack, path))
             raise InputError(f"include/extends cycle: {chain}", file=shown)
         doc = self._parse(path, shown)
-        doc = self._interpolate(doc, self.env if env is None else env, shown)
+        self.secret_blocks.update(declared_secret_blocks(doc, shown))
+        use_env = with_blocks(self.env if env is None else env, self.secret_blocks,
+                              self.secret_values)
+        doc = self._interpolate(doc, use_env, shown)
         doc = jobs_as_services(doc, shown)  # Compose's experimental top-level `jobs:`
         canon = self._canonical(doc, base_dir, shown)
         resolve_extends(canon, self, path, stack)
@@ -74,7 +81,7 @@ class FileReader:
             raise InputError("top level must be a mapping", file=shown)
         return doc
 
-    def _interpolate(self, doc: dict, env: dict[str, str], shown: str) -> dict:
+    def _interpolate(self, doc: dict, env: Mapping[str, str], shown: str) -> dict:
         errors: list[tuple[str, str]] = []
 
         def on_missing(name: str) -> None:

@@ -106,9 +106,9 @@ def _top_x_prefect(doc: dict, file: str) -> ProjectXPrefect:
     if not isinstance(xp, dict):
         raise InputError("must be a mapping", file=file, path="x-prefect")
     for k in xp:
-        if k not in ("job_timeout", "concurrency", "rollback"):
-            raise InputError(f'unknown key "{k}" (expected job_timeout, concurrency or '
-                             'rollback)',
+        if k not in ("job_timeout", "concurrency", "rollback", "secrets"):  # secrets: load/secrets.py
+            raise InputError(f'unknown key "{k}" (expected job_timeout, concurrency, '
+                             'rollback or secrets)',
                              file=file, path=f"x-prefect.{k}")
     kwargs: dict[str, Any] = {}
     if "job_timeout" in xp:

@@ -22,6 +22,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure
 
+from prefect_compose import masking
 from prefect_compose.engine import Engine
 from prefect_compose.plan.compile import Step, refuse_providers
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
@@ -91,6 +92,7 @@ def _flow_run_name() -> str:
 
 @flow(name="compose-up", flow_run_name=_flow_run_name, persist_result=False, log_prints=False,
       task_runner=ThreadPoolTaskRunner(max_workers=32))
+@masking.masked_errors()  # an error's message becomes the run's state message: mask it first
 def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                project_name: str | None = None, profiles: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,

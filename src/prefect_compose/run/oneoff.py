@@ -18,6 +18,32 @@ from prefect_compose.plan.containers import build_spec
 TIMEOUT_EXIT_CODE = 124
 
 
+def env_from_names(names: Sequence[str] | None,
+                   environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The run/exec flows take variable *names* (flow run parameters are stored in the Prefect
+    database and shown in the UI, so they never hold values): each is read from the
+    environment of the process running the flow (the worker), as `docker run -e NAME` does.
+    A name that is not set there is left out. ``NAME=value`` is refused."""
+    import os
+
+    from prefect_compose.errors import InputError
+
+    environ = os.environ if environ is None else environ
+    out = {}
+    for name in names or ():
+        if "=" in name:
+            raise InputError("env takes variable names only, read from the worker's "
+                             "environment (flow run parameters are stored in Prefect and "
+                             f"must not hold values): got a NAME=value entry for "
+                             f"{name.split('=', 1)[0]!r}", path="env")
+        if name in environ:
+            out[name] = environ[name]
+    from prefect_compose import masking
+
+    masking.register_env(out)
+    return out
+
+
 @dataclass(frozen=True)
 class RunResult:
     exit_code: int

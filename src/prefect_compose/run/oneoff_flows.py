@@ -2,7 +2,11 @@
 flows/exec.py re-export them): a one-off command in a throwaway container of a service, or
 inside its running container. Both name the project as `compose-up` does (paths, or a
 `compose-project` block), load it through the one `load_and_compile`, and end Completed for
-exit code 0, else Failed with the exit code in the message (and as the state's data)."""
+exit code 0, else Failed with the exit code in the message (and as the state's data).
+
+``env`` holds variable *names* only, read from the worker's environment: flow run parameters
+are stored in Prefect and never hold values (SPEC: Prefect). Errors reach the state message
+masked."""
 
 from __future__ import annotations
 
@@ -11,22 +15,25 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
 from prefect_compose.blocks.compose_project import project_options
+from prefect_compose.masking import masked_errors
 from prefect_compose.project import load_and_compile
 
 
 @flow(name="compose-run", flow_run_name="run {service}", persist_result=False, log_prints=False)
+@masked_errors()
 def compose_run(service: str, command: list[str] | None = None, project_dir: str | None = None,
                 files: list[str] | None = None, project_name: str | None = None,
                 profiles: list[str] | None = None, env_files: list[str] | None = None,
-                env: dict[str, str] | None = None, timeout: str | None = None,
+                env: list[str] | None = None, timeout: str | None = None,
                 docker_host_block: str | None = None, block: str | None = None) -> State:
     """Run COMMAND (default: the service's own) in a new container of SERVICE. A job (and a
     scheduled job) gets its `x-prefect.timeout` unless `timeout` says otherwise."""
     from prefect_compose.engine import Engine
-    from prefect_compose.run.oneoff import run_oneoff
+    from prefect_compose.run.oneoff import env_from_names, run_oneoff
     from prefect_compose.units import parse_duration
 
     logger = get_run_logger()
+    values = env_from_names(env)
     options = project_options(block, project_dir=project_dir, files=files,
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, docker_host_block=docker_host_block)
@@ -36,7 +43,7 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
     timeout_s = parse_duration(timeout) if timeout else plan.service(service).timeout_s
     engine = Engine.connect(options.docker_host_block)
     try:
-        result = run_oneoff(engine, project, plan, service, command, env=env or {},
+        result = run_oneoff(engine, project, plan, service, command, env=values,
                             timeout_s=timeout_s, check_deps=False,
                             flow_run_id=str(flow_run.id),
                             on_line=lambda stream, line: logger.info(line))
@@ -56,24 +63,26 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
 
 @flow(name="compose-exec", flow_run_name="exec {service}", persist_result=False,
       log_prints=False)
+@masked_errors()
 def compose_exec(service: str, command: list[str], project_dir: str | None = None,
                  files: list[str] | None = None, project_name: str | None = None,
                  profiles: list[str] | None = None, env_files: list[str] | None = None,
-                 env: dict[str, str] | None = None, workdir: str | None = None,
+                 env: list[str] | None = None, workdir: str | None = None,
                  user: str | None = None, docker_host_block: str | None = None,
                  block: str | None = None) -> State:
     """Run COMMAND inside SERVICE's running container; Failed when it is not running."""
     from prefect_compose.engine import Engine
-    from prefect_compose.run.oneoff import exec_in
+    from prefect_compose.run.oneoff import env_from_names, exec_in
 
     logger = get_run_logger()
+    values = env_from_names(env)
     options = project_options(block, project_dir=project_dir, files=files,
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, docker_host_block=docker_host_block)
     project, _ = load_and_compile(options)
     engine = Engine.connect(options.docker_host_block)
     try:
-        code = exec_in(engine, project.name, service, command, env=env, workdir=workdir,
+        code = exec_in(engine, project.name, service, command, env=values, workdir=workdir,
                        user=user, on_output=lambda b: [logger.info(line) for line in
                                                        b.decode(errors="replace").splitlines()])
     finally:

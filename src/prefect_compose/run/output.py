@@ -1,27 +1,23 @@
 """Prefixed output: every line a container prints, and every status line of a run, goes
-through :class:`Output`, so masking applies to the terminal and the Prefect logs alike."""
+through :class:`Output`, so masking applies to the terminal and the Prefect logs alike.
+The masking itself is prefect_compose.masking's (the one masker of every channel)."""
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
 
+from prefect_compose import masking
+from prefect_compose.masking import MASK  # noqa: F401 - re-exported
 from prefect_compose.model.types import Project
-
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)",
-                          re.I)
-MASK = "********"
 
 
 def secrets_of(project: Project) -> tuple[str, ...]:
-    """The values of the environment variables whose names look secret, longest first."""
-    return tuple(sorted({v for s in project.services.values()
-                         for k, v in s.environment.items()
-                         if v and len(v) >= 4 and _SECRET_NAME.search(k)},
-                        key=len, reverse=True))
+    """The project's known secret values (masking.project_secrets), longest first."""
+    values, _, _ = masking.project_secrets(project, {})
+    return tuple(sorted(values, key=len, reverse=True))
 
 
 class Output:
@@ -32,13 +28,12 @@ class Output:
                  secrets: tuple[str, ...] = ()) -> None:
         self.echo = echo
         self.secrets = secrets
+        masking.register(secrets)  # the loader registered them already; a fake project may not
         self.width = max((len(s) for s in services), default=4)
         self._lock = threading.Lock()
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return masking.mask(text)
 
     def emit(self, service: str, line: str, logger: Any | None = None) -> None:
         line = self.mask(line)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from prefect_compose import masking
 from prefect_compose.plan.compile import Plan
 from prefect_compose.run.milestones import outcome_words, without_icon
 from prefect_compose.run.state import RunState
@@ -23,7 +24,8 @@ def publish_plan(plan: Plan, logger: Any) -> None:
 
     try:
         create_markdown_artifact(
-            key=artifact_key(plan.project, "plan"), markdown=plan_artifact_markdown(plan),
+            key=artifact_key(plan.project, "plan"),
+            markdown=masking.mask(plan_artifact_markdown(plan)),
             description=f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001
         logger.warning(f"could not publish the plan artifact: {exc}")
@@ -55,7 +57,7 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
 def publish_summary(rs: RunState, logger: Any) -> None:
     from prefect.artifacts import create_table_artifact
 
-    rows = summary_rows(rs)
+    rows = masking.mask_obj(summary_rows(rs))
     description = f"outcome of each step of {rs.project.name}"
     if rs.journal.rolled_back:
         description += (f"; rolled back to their previous containers: "
