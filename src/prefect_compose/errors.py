@@ -1,5 +1,15 @@
 """The exception tree: input problems (exit 2) and run problems (exit 1).
 
+    ComposeError
+    ├── InputError              exit 2: the project files are invalid; nothing touched
+    └── RunError                exit 1: something went wrong while deploying
+        ├── EngineError         the engine refused or failed an operation
+        │   ├── EngineUnavailable   the engine does not answer
+        │   └── ResourceNotFound    the container, image, network or volume is gone
+        └── StepFailed          a step failed (exit code and log tail attached)
+            ├── JobTimedOut
+            └── Unhealthy
+
 Input errors name the file, the key path and the cause in plain words, e.g.
 ``compose.yaml: services.web.healthcheck.interval: invalid duration "5x"``.
 """
@@ -39,8 +49,16 @@ class RunError(ComposeError):
     """Something went wrong while deploying (engine, job, health). Exit code 1."""
 
 
-class EngineUnavailable(RunError):
+class EngineError(RunError):
+    """The engine refused or failed an operation."""
+
+
+class EngineUnavailable(EngineError):
     """The Docker engine does not answer."""
+
+
+class ResourceNotFound(EngineError):
+    """The container, image, network or volume does not exist (any more)."""
 
 
 class StepFailed(RunError):

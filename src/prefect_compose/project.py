@@ -87,7 +87,7 @@ class ProjectOptions:
 
 def load(options: ProjectOptions, environ: Mapping[str, str] | None = None):
     """Load and validate the project (no engine touched). Raises InputError (exit 2)."""
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
 
     return load_project(list(options.files) or None, project_dir=options.project_dir,
                         project_name=options.project_name,

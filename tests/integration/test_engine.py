@@ -20,22 +20,18 @@ import docker.errors
 import pytest
 
 from prefect_compose import errors
-from prefect_compose.engine.client import (
+from prefect_compose.engine import Engine
+from prefect_compose.errors import EngineError, EngineUnavailable, ResourceNotFound
+from prefect_compose.plan.labels import (
     COMPOSE_VERSION,
     LABEL_NETWORK,
     LABEL_NUMBER,
     LABEL_PROJECT,
     LABEL_VERSION,
     LABEL_VOLUME,
-    ContainerSpec,
-    Engine,
-    EngineError,
-    EngineUnavailable,
-    Mount,
-    PortBinding,
-    ResourceNotFound,
     compose_labels,
 )
+from prefect_compose.plan.specs import ContainerSpec, Mount, PortBinding
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120)]
 

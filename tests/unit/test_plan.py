@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from prefect_compose.errors import InputError
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import (
     DEFAULT_JOB_TIMEOUT_S,
     Edge,

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import compile_plan
 from prefect_compose.plan.render import (
     implied_waits,

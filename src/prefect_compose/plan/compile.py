@@ -11,20 +11,14 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from prefect_compose.errors import InputError
-from prefect_compose.model.types import Project, Schedule, Service
+from prefect_compose.model.types import Frozen, Project, Schedule, Service
 
 DEFAULT_JOB_TIMEOUT_S = 300.0
 StepKind = Literal["job", "pre_start", "start", "health", "provider"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Edge(_Frozen):
+class Edge(Frozen):
     """An upstream step this step waits for, and how."""
     step: str
     service: str
@@ -32,7 +26,7 @@ class Edge(_Frozen):
     required: bool = True
 
 
-class Step(_Frozen):
+class Step(Frozen):
     id: str
     service: str
     kind: StepKind
@@ -43,7 +37,7 @@ class Step(_Frozen):
     optional: bool = False
 
 
-class BuildSpec(_Frozen):
+class BuildSpec(Frozen):
     context: str
     dockerfile: str | None = None
     dockerfile_inline: str | None = None
@@ -53,7 +47,7 @@ class BuildSpec(_Frozen):
     services: tuple[str, ...]
 
 
-class ServicePlan(_Frozen):
+class ServicePlan(Frozen):
     name: str
     # scheduled: a job with x-prefect.schedule; `up` does not run it (no steps), its own
     # deployment does (`prefect-compose deploy`), and `run SERVICE` by hand
@@ -69,7 +63,7 @@ class ServicePlan(_Frozen):
     schedule: Schedule | None = None
 
 
-class Plan(_Frozen):
+class Plan(Frozen):
     project: str
     working_dir: str
     files: tuple[str, ...]

@@ -7,14 +7,9 @@ import secrets as _secrets
 from collections.abc import Mapping
 from typing import Any
 
-from prefect_compose.engine.client import (
-    LABEL_IMAGE,
-    ContainerSpec,
-    Mount as EngineMount,
-    PortBinding,
-    compose_labels,
-)
 from prefect_compose.model.types import Hook, Project, Service
+from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
+from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -54,8 +49,6 @@ _CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
 
 def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compose keys passed through to the engine: (HostConfig fields, Config fields)."""
-    from prefect_compose.units import parse_size
-
     o = svc.engine_options
     host: dict[str, Any] = {}
     config: dict[str, Any] = {}
@@ -80,12 +73,12 @@ def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
         pairs = (h.items() if isinstance(h, dict)
                  else (x.replace("=", ":", 1).split(":", 1) for x in h))
         host["ExtraHosts"] = [f"{k}:{v}" for k, v in pairs]
-    if o.get("shm_size") is not None:
-        host["ShmSize"] = parse_size(o["shm_size"])
-    if o.get("mem_reservation") is not None:
-        host["MemoryReservation"] = parse_size(o["mem_reservation"])
-    if o.get("memswap_limit") is not None:
-        host["MemorySwap"] = parse_size(o["memswap_limit"])
+    if o.get("shm_size") is not None:  # bytes, parsed by the model
+        host["ShmSize"] = o["shm_size"]
+    if o.get("mem_reservation") is not None:  # bytes, parsed by the model
+        host["MemoryReservation"] = o["mem_reservation"]
+    if o.get("memswap_limit") is not None:  # bytes, parsed by the model
+        host["MemorySwap"] = o["memswap_limit"]
     if o.get("devices"):
         devs = []
         for dv in o["devices"]:
@@ -116,32 +109,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
                          flow_run_id=flow_run_id),
         LABEL_IMAGE: image,
     }
-    nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
-    primary = None
-    aliases: tuple[str, ...] = ()
-    extra_networks: dict[str, tuple[str, ...]] = {}
-    for i, (key, net) in enumerate(nets):
-        engine_name = project.networks[key].name
-        names = (svc.name, *net.aliases) if use_aliases else ()
-        if i == 0:
-            primary, aliases = engine_name, tuple(names)
-        else:
-            extra_networks[engine_name] = tuple(names)
-    mounts = []
-    for m in svc.volumes:
-        source = m.source
-        if m.type == "volume" and source:
-            source = project.volumes[source].name
-        mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
-    for fm in (*svc.secrets, *svc.configs):
-        if fm.file:
-            mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
-                                      read_only=True))
+    primary, aliases, extra_networks = _networks(project, svc, use_aliases)
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
-    network_mode = svc.network_mode
     host_options, config_options = _engine_options(svc)
+    network_mode = svc.network_mode
     if network_mode and not network_mode.startswith(("service:", "container:")):
         host_options["NetworkMode"] = network_mode
         primary, aliases, extra_networks = None, (), {}
@@ -162,7 +134,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         hostname=svc.hostname,
         labels=labels,
         ports=ports,
-        mounts=tuple(mounts),
+        mounts=_mounts(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
@@ -176,3 +148,36 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         extra=host_options,
         config_extra=config_options,
     )
+
+
+def _networks(project: Project, svc: Service, use_aliases: bool,
+              ) -> tuple[str | None, tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """(primary network, its aliases, {other network: aliases}), by priority then name."""
+    nets = sorted(svc.networks.items(), key=lambda kv: (-kv[1].priority, kv[0]))
+    primary = None
+    aliases: tuple[str, ...] = ()
+    extra_networks: dict[str, tuple[str, ...]] = {}
+    for i, (key, net) in enumerate(nets):
+        engine_name = project.networks[key].name
+        names = (svc.name, *net.aliases) if use_aliases else ()
+        if i == 0:
+            primary, aliases = engine_name, tuple(names)
+        else:
+            extra_networks[engine_name] = tuple(names)
+    return primary, aliases, extra_networks
+
+
+def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
+    """Volumes (named ones by their engine name), binds, and file-backed secrets/configs."""
+    mounts = []
+    for m in svc.volumes:
+        source = m.source
+        if m.type == "volume" and source:
+            source = project.volumes[source].name
+        mounts.append(EngineMount(type=m.type, source=source, target=m.target,
+                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+    for fm in (*svc.secrets, *svc.configs):
+        if fm.file:
+            mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
+                                      read_only=True))
+    return tuple(mounts)

@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prefect_compose.run.accounting import size_seconds
-from prefect_compose.engine.client import Engine
+from prefect_compose.engine import Engine
 from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan
-from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.engine.images import build_image
+from prefect_compose.engine.resources import ensure_networks_and_volumes
 from prefect_compose.plan.containers import build_spec
 
 TIMEOUT_EXIT_CODE = 124

@@ -47,7 +47,7 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
                 docker_host_block: str | None = None, block: str | None = None) -> State:
     """Run COMMAND (default: the service's own) in a new container of SERVICE. A job (and a
     scheduled job) gets its `x-prefect.timeout` unless `timeout` says otherwise."""
-    from prefect_compose.engine.client import Engine
+    from prefect_compose.engine import Engine
     from prefect_compose.run.oneoff import run_oneoff
     from prefect_compose.units import parse_duration
 
@@ -88,7 +88,7 @@ def compose_exec(service: str, command: list[str], project_dir: str | None = Non
                  user: str | None = None, docker_host_block: str | None = None,
                  block: str | None = None) -> State:
     """Run COMMAND inside SERVICE's running container; Failed when it is not running."""
-    from prefect_compose.engine.client import Engine
+    from prefect_compose.engine import Engine
     from prefect_compose.run.oneoff import exec_in
 
     logger = get_run_logger()

@@ -1,5 +1,5 @@
 """Service model -> ContainerSpec (no engine): labels, names, aliases, mounts, healthcheck,
-limits, restart policy, hooks and throwaway runs; and size-seconds accounting."""
+limits, restart policy, hooks and throwaway runs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import textwrap
 
 import pytest
 
-from prefect_compose.run.accounting import UNIT_MEMORY, size_seconds, size_units
-from prefect_compose.engine.client import (
+from prefect_compose.plan.labels import (
     LABEL_CONFIG_HASH,
     LABEL_FLOW_RUN,
     LABEL_NUMBER,
@@ -16,7 +15,7 @@ from prefect_compose.engine.client import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import compile_plan
 from prefect_compose.plan.containers import build_spec
 
@@ -133,17 +132,98 @@ def test_throwaway_run_overrides_the_command_and_publishes_nothing(project):
     assert "RestartPolicy" not in spec.extra
 
 
-@pytest.mark.parametrize("cpus, mem, expected", [
-    (None, None, 1.0),             # no limits: one standard unit
-    (2.0, None, 2.0),              # CPU-bound size
-    (0.5, 2 * UNIT_MEMORY, 2.0),   # memory makes it larger
-    (0.25, UNIT_MEMORY // 2, 0.5),  # smaller than a unit
-])
-def test_size_units(cpus, mem, expected):
-    assert size_units(cpus, mem) == expected
+def _spec_of(tmp_path, monkeypatch, compose: str, service: str, **kwargs):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(compose))
+    p = load_project(["compose.yaml"], environ={})
+    kwargs = {"image": "busybox:latest", "config_hash": "h", "oneoff": False, **kwargs}
+    return p, build_spec(p, p.services[service], **kwargs)
 
 
-def test_size_seconds_is_size_times_wall_seconds():
-    assert size_seconds(2.0, None, 10.0) == 20.0
-    assert size_seconds(None, None, 1.5) == 1.5
-    assert size_seconds(None, None, -1) == 0.0
+def test_container_name_key_must_name_the_container(tmp_path, monkeypatch):
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web: {image: busybox:latest, container_name: my-web}
+        """, "web")
+    assert spec.name == "my-web"
+
+
+def test_extra_networks_must_be_ordered_by_priority_then_name(tmp_path, monkeypatch):
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        name: demo
+        services:
+          web:
+            image: busybox:latest
+            networks: {a: {}, b: {priority: 10}, c: {aliases: [see]}}
+        networks: {a: {}, b: {}, c: {}}
+        """, "web")
+    assert spec.network == "demo_b" and spec.aliases == ("web",)
+    assert spec.extra_networks == {"demo_a": ("web",), "demo_c": ("web", "see")}
+
+
+def test_network_mode_host_must_replace_every_network(tmp_path, monkeypatch):
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web: {image: busybox:latest, network_mode: host}
+        """, "web")
+    assert spec.extra["NetworkMode"] == "host"
+    assert spec.network is None and spec.aliases == () and spec.extra_networks == {}
+
+
+def test_on_failure_restart_count_must_reach_the_restart_policy(tmp_path, monkeypatch):
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web: {image: busybox:latest, restart: "on-failure:3"}
+        """, "web")
+    assert spec.extra["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+
+
+def test_a_privileged_hook_must_run_privileged_and_the_service_must_not(tmp_path, monkeypatch):
+    p, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web:
+            image: busybox:latest
+            pre_start: [{command: ["true"], privileged: true, image: other:1}]
+        """, "web")
+    assert "Privileged" not in spec.extra
+    hook = build_spec(p, p.services["web"], image="busybox:latest", config_hash="h",
+                      oneoff=True, hook=p.services["web"].pre_start[0])
+    assert hook.extra["Privileged"] is True and hook.image == "other:1"
+    assert hook.entrypoint is None
+
+
+def test_file_secrets_and_configs_must_be_read_only_binds(tmp_path, monkeypatch):
+    (tmp_path / "pw.txt").write_text("s3cret")
+    (tmp_path / "app.conf").write_text("x=1")
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web: {image: busybox:latest, secrets: [pw], configs: [app]}
+        secrets: {pw: {file: ./pw.txt}}
+        configs: {app: {file: ./app.conf}}
+        """, "web")
+    by_target = {m.target: m for m in spec.mounts}
+    assert by_target["/run/secrets/pw"].type == "bind" and by_target["/run/secrets/pw"].read_only
+    assert by_target["/run/secrets/pw"].source.endswith("pw.txt")
+    assert by_target["/app"].source.endswith("app.conf") and by_target["/app"].read_only
+    assert not by_target["/app"].create_host_path  # a missing secret file is not created
+
+
+def test_passthrough_options_must_map_to_their_engine_fields(tmp_path, monkeypatch):
+    _, spec = _spec_of(tmp_path, monkeypatch, """\
+        services:
+          web:
+            image: busybox:latest
+            tmpfs: ["/run:size=64k", /cache]
+            devices: ["/dev/null:/dev/nothing:r"]
+            dns: 8.8.8.8
+            shm_size: 1m
+            domainname: example.org
+            read_only: true
+        """, "web")
+    assert spec.extra["Tmpfs"] == {"/run": "size=64k", "/cache": ""}
+    assert spec.extra["Devices"] == [{"PathOnHost": "/dev/null",
+                                      "PathInContainer": "/dev/nothing",
+                                      "CgroupPermissions": "r"}]
+    assert spec.extra["Dns"] == ["8.8.8.8"] and spec.extra["ShmSize"] == 1024 * 1024
+    assert spec.extra["ReadonlyRootfs"] is True
+    assert spec.config_extra["Domainname"] == "example.org"

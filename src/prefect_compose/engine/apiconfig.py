@@ -1,0 +1,105 @@
+"""ContainerSpec -> the body of POST /containers/create (Docker Engine API 1.41), and an
+inspect result -> ContainerInfo."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from prefect_compose.plan.labels import LABEL_NUMBER, LABEL_SERVICE
+from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
+
+
+def container_config(spec: ContainerSpec) -> dict[str, Any]:
+    """The body of POST /containers/create for ``spec``."""
+    exposed, bindings = _ports(spec)
+    config: dict[str, Any] = {
+        "Image": spec.image,
+        "Env": [f"{k}={v}" for k, v in spec.environment.items()],
+        "Labels": dict(spec.labels),
+        "ExposedPorts": exposed,
+        "Tty": spec.tty,
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "StopTimeout": max(0, math.ceil(spec.stop_grace_s)),
+        "HostConfig": _host_config(spec, bindings),
+    }
+    optional = {"Cmd": None if spec.command is None else list(spec.command),
+                # [""] resets the entrypoint, as the CLI does
+                "Entrypoint": None if spec.entrypoint is None else list(spec.entrypoint) or [""],
+                "WorkingDir": spec.working_dir, "User": spec.user, "Hostname": spec.hostname,
+                "StopSignal": spec.stop_signal,
+                "Healthcheck": None if spec.healthcheck is None else _healthcheck(
+                    spec.healthcheck)}
+    config.update({k: v for k, v in optional.items() if v is not None and v != ""})
+    if spec.network:
+        config["NetworkingConfig"] = {"EndpointsConfig": {
+            spec.network: {"Aliases": list(spec.aliases)} if spec.aliases else {}}}
+    config.update(spec.config_extra)
+    return config
+
+
+def _ports(spec: ContainerSpec) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
+    exposed: dict[str, dict] = {}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for port in spec.ports:
+        key = f"{port.target}/{port.protocol or 'tcp'}"
+        exposed[key] = {}
+        bindings.setdefault(key, []).append(
+            {"HostIp": port.host_ip or "", "HostPort": str(port.published or "")})
+    return exposed, bindings
+
+
+def _host_config(spec: ContainerSpec, bindings: dict) -> dict[str, Any]:
+    mounts, binds = [], []
+    for m in spec.mounts:
+        if m.type == "bind" and m.create_host_path:
+            binds.append(f"{m.source}:{m.target}{':ro' if m.read_only else ''}")
+            continue
+        entry: dict[str, Any] = {"Type": m.type, "Target": m.target, "ReadOnly": m.read_only}
+        if m.source:
+            entry["Source"] = m.source
+        mounts.append(entry)
+    host: dict[str, Any] = {
+        "PortBindings": bindings, "Mounts": mounts, "Binds": binds,
+        "NetworkMode": spec.network or "default",
+    }
+    if spec.nano_cpus:
+        host["NanoCpus"] = spec.nano_cpus
+    if spec.mem_limit:
+        host["Memory"] = spec.mem_limit
+    if spec.init is not None:
+        host["Init"] = spec.init
+    host.update(spec.extra)
+    return host
+
+
+_HEALTH_KEYS = {"test": "Test", "interval": "Interval", "timeout": "Timeout",
+                "retries": "Retries", "start_period": "StartPeriod"}
+
+
+def _healthcheck(hc: Mapping[str, Any]) -> dict[str, Any]:
+    """Docker's lower-case healthcheck mapping -> the API's; ``start_interval`` (API 1.44) is
+    dropped, as engine 20.10 rejects it."""
+    out = {}
+    for key, value in hc.items():
+        api_key = _HEALTH_KEYS.get(key, key if key[:1].isupper() else None)
+        if api_key and api_key != "StartInterval" and value is not None:
+            out[api_key] = int(value) if api_key != "Test" else list(value)
+    return out
+
+
+def container_info(data: Mapping[str, Any]) -> ContainerInfo:
+    """An inspect result as the runtime reads it."""
+    labels = (data.get("Config") or {}).get("Labels") or {}
+    state = data.get("State") or {}
+    status = state.get("Status", "")
+    number = labels.get(LABEL_NUMBER)
+    return ContainerInfo(
+        id=data["Id"], name=data.get("Name", "").lstrip("/"), service=labels.get(LABEL_SERVICE),
+        state=status, health=(state.get("Health") or {}).get("Status"),
+        exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
+        labels=dict(labels), created=data.get("Created", ""),
+        number=int(number) if number and number.isdigit() else None,
+        image=(data.get("Config") or {}).get("Image", ""))
