@@ -75,6 +75,15 @@ def _block_name(block: Any) -> str | None:
     return name
 
 
+def block_project_name(block: str) -> str:
+    """The project name a block gives (for naming flow runs): its `project_name`, else the
+    block's own name."""
+    try:
+        return ComposeProject.load(block).project_name or block
+    except Exception:  # noqa: BLE001 - the run itself reports a missing block
+        return block
+
+
 def project_options(block: str | None, **parameters: Any) -> ProjectOptions:
     """The options a flow run names: the `compose-project` block `block` when given (its
     fields, with the run's explicit parameters on top), else the parameters alone."""

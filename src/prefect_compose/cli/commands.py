@@ -16,6 +16,14 @@ from prefect_compose.project import ProjectOptions, load, load_and_compile
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "deploy":
+        from prefect_compose.cli.deploy import cmd_deploy
+
+        return cmd_deploy(args)
+    if args.command == "ps" and args.jobs:
+        from prefect_compose.cli.deploy import cmd_ps_jobs
+
+        return cmd_ps_jobs(args)
     handler = {"up": cmd_up, "down": cmd_down, "ps": cmd_ps, "logs": cmd_logs,
                "run": cmd_run, "exec": cmd_exec}[args.command]
     return handler(args)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from prefect_compose.errors import ComposeError, InputError
 
-COMMANDS = ("plan", "up", "down", "ps", "logs", "run", "exec", "server")
+COMMANDS = ("plan", "up", "down", "ps", "logs", "run", "exec", "deploy", "server")
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -65,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("down", "remove the project's containers and networks")
     p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")
 
-    add("ps", "list the project's containers")
+    p = add("ps", "list the project's containers")
+    p.add_argument("--jobs", action="store_true",
+                   help="the last runs of each job, `run` and `exec` (from the Prefect API)")
+    p.add_argument("--last", type=int, default=5, metavar="N",
+                   help="with --jobs: runs shown per job (default 5)")
 
     p = add("logs", "print the project's container logs")
     p.add_argument("services", nargs="*", metavar="SERVICE")
@@ -83,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-u", "--user", metavar="USER")
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
+
+    p = add("deploy", "register the project's Prefect deployments on the server in use")
+    p.add_argument("--pool", default=None, metavar="NAME",
+                   help="process work pool to run them (default: docker-host; created when "
+                        "missing)")
+    p.add_argument("--cron", metavar="CRON", help="also redeploy compose-up on this schedule")
+    p.add_argument("--timezone", metavar="TZ", help="timezone of --cron (default UTC)")
+    p.add_argument("--block", metavar="NAME",
+                   help="save the project as this compose-project block and name it by the "
+                        "block in the deployments")
+    p.add_argument("--docker-host-block", metavar="NAME",
+                   help="the prefect-docker DockerHost block that reaches this project's engine")
 
     p = sub.add_parser("server", help="manage the kept local Prefect server",
                        description="start, stop or show the local Prefect server every "

@@ -84,8 +84,12 @@ def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
     params = flow_run.parameters or {}
-    if params.get("project_name") or params.get("block"):
-        return str(params.get("project_name") or params["block"])
+    if params.get("project_name"):
+        return str(params["project_name"])
+    if params.get("block"):
+        from prefect_compose.blocks.compose_project import block_project_name
+
+        return block_project_name(str(params["block"]))
     base = params.get("project_dir") or "."
     return os.path.basename(os.path.abspath(base)) or "compose"
 

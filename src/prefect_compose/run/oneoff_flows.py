@@ -19,7 +19,33 @@ from prefect_compose.masking import masked_errors
 from prefect_compose.project import load_and_compile
 
 
-@flow(name="compose-run", flow_run_name="run {service}", persist_result=False, log_prints=False)
+def remove_run_containers(flow: object = None, flow_run: object = None,
+                          state: object = None) -> None:
+    """on_cancellation / on_crashed hook (it runs in the runner, after the flow process may
+    have been killed): remove this flow run's throwaway containers, found by label."""
+    from prefect_compose.engine import Engine
+    from prefect_compose.plan.labels import LABEL_FLOW_RUN, LABEL_ONEOFF
+
+    params = dict(getattr(flow_run, "parameters", None) or {})
+    try:
+        options = project_options(params.get("block"), **{
+            k: params.get(k) for k in ("project_dir", "files", "project_name", "profiles",
+                                       "env_files", "docker_host_block")})
+        project, _ = load_and_compile(options)
+        engine = Engine.connect(options.docker_host_block)
+    except Exception:  # noqa: BLE001 - nothing to clean that we could find
+        return
+    try:
+        for c in engine.list_containers(project.name,
+                                        extra_labels={LABEL_FLOW_RUN: str(flow_run.id)}):
+            if c.labels.get(LABEL_ONEOFF) == "True":
+                engine.remove(c.id, force=True)
+    finally:
+        engine.close()
+
+
+@flow(name="compose-run", flow_run_name="run {service}", persist_result=False, log_prints=False,
+      on_cancellation=[remove_run_containers], on_crashed=[remove_run_containers])
 @masked_errors()
 def compose_run(service: str, command: list[str] | None = None, project_dir: str | None = None,
                 files: list[str] | None = None, project_name: str | None = None,
