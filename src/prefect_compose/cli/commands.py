@@ -42,6 +42,13 @@ def _engine():
     return Engine.connect(None)
 
 
+def _reap(engine, project: str) -> None:
+    """Job containers of runs that died are stopped and removed, one line each."""
+    from prefect_compose.run.reaper import reap
+
+    reap(engine, project, lambda line: print(line, file=sys.stderr))
+
+
 # -- up ------------------------------------------------------------------------------------------
 def cmd_up(args: argparse.Namespace) -> int:
     import os
@@ -71,7 +78,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             project_name=project.name, profiles=list(args.profiles) or None,
             env_files=[os.path.abspath(e) for e in args.env_files] or None,
             job_timeout=args.job_timeout, force_recreate=args.force_recreate,
-            no_recreate=args.no_recreate, echo=True, return_state=True)
+            no_recreate=args.no_recreate, echo=True, wait_lock=args.wait_lock,
+            return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
@@ -122,6 +130,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     name = _project_name(args, project)
     engine = _engine()
     try:
+        _reap(engine, name)
         containers = engine.list_containers(name)
         threads = []
         for c in containers:
@@ -156,6 +165,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     name = _project_name(args, project)
     engine = _engine()
     try:
+        _reap(engine, name)
         rows = [("NAME", "SERVICE", "STATE", "HEALTH", "EXIT CODE")]
         for c in sorted(engine.list_containers(name), key=lambda c: (c.service or "", c.name)):
             rows.append((c.name, c.service or "", c.state or "", c.health or "",

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recreate long-running containers even if unchanged")
     g.add_argument("--no-recreate", action="store_true",
                    help="never recreate existing long-running containers")
+    p.add_argument("--wait-lock", metavar="D", default=None,
+                   help="wait up to D for a deployment of the project in progress (default: "
+                        "fail at once, naming it)")
 
     p = add("down", "remove the project's containers and networks")
     p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")
@@ -104,6 +107,11 @@ def load_and_compile(args: argparse.Namespace):
             job_timeout = parse_duration(args.job_timeout)
         except ValueError as exc:
             raise InputError(str(exc), path="--job-timeout") from None
+    if getattr(args, "wait_lock", None):
+        try:
+            parse_duration(args.wait_lock)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--wait-lock") from None
     return project, compile_plan(project, job_timeout_s=job_timeout)
 
 

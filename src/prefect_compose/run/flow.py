@@ -32,6 +32,9 @@ from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan, Step, refuse_providers
 from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
 from prefect_compose.plan.containers import build_spec
+from prefect_compose.run.faults import exit_note, preflight, start_or_explain
+from prefect_compose.run.lock import acquire, release_lock_of_run
+from prefect_compose.run.reaper import owned, reap
 from prefect_compose.units import format_duration
 
 _DEPLOYMENTS: dict[str, Deployment] = {}
@@ -271,10 +274,12 @@ def _run_job(d: Deployment, step: Step, logger: Any) -> Any:
 
 def _run_container_once(d: Deployment, step: Step, svc: Any, hook: Any, logger: Any) -> int:
     engine = d.engine
-    spec = build_spec(d.project, svc, image=d.images[svc.name], config_hash=d.hashes[svc.name],
-                      oneoff=True, flow_run_id=d.flow_run_id, hook=hook)
-    api_logger = _api_logger_for(logger)
     timeout = step.timeout_s or 300.0
+    spec = owned(build_spec(d.project, svc, image=d.images[svc.name],
+                            config_hash=d.hashes[svc.name], oneoff=True,
+                            flow_run_id=d.flow_run_id, hook=hook),
+                 timeout + svc.stop_grace_period_s)
+    api_logger = _api_logger_for(logger)
     with _slot(d):
         if d.abort.is_set():
             raise Cancel(d.abort_reason)
@@ -304,7 +309,8 @@ def _run_container_once(d: Deployment, step: Step, svc: Any, hook: Any, logger: 
                               f"{format_duration(timeout)}", tail=tail)
         if code != 0:
             tail = engine.logs_tail(cid, 20)
-            raise StepFailed(step.id, f"job {step.id} failed with exit code {code}",
+            raise StepFailed(step.id, f"job {step.id} failed with exit code {code}"
+                             f"{exit_note(engine, cid)}",
                              exit_code=code, tail=tail)
         return code
     finally:
@@ -354,7 +360,8 @@ def _start_service(d: Deployment, step: Step, logger: Any) -> Any:
     with _slot(d):
         cid = engine.create(spec)
         d.created[cid] = name
-        engine.start(cid)
+        start_or_explain(engine, cid, name, [str(p.published) for p in spec.ports
+                                             if p.published])
     d.containers[name] = cid
     d.started[name].set()
     outcome.status = "recreated" if replaced else "created"
@@ -396,7 +403,8 @@ def _wait_healthy(d: Deployment, step: Step, logger: Any) -> Any:
         raise Unhealthy(step.id, f"{name} has no healthcheck configured, so it can never "
                                  "be service_healthy")
     if result == "exited":
-        raise Unhealthy(step.id, f"{name} exited before it became healthy{detail}",
+        raise Unhealthy(step.id, f"{name} exited before it became healthy"
+                                 f"{exit_note(d.engine, cid)}{detail}",
                         tail=d.engine.logs_tail(cid, 20))
     if result == "timeout":
         raise Unhealthy(step.id, f"{name} is unhealthy: not healthy after "
@@ -433,7 +441,8 @@ def compose_up(project_dir: str = ".", files: list[str] | None = None,
                project_name: str | None = None, profiles: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
-               docker_host_block: str | None = None, echo: bool = False) -> State:
+               docker_host_block: str | None = None, echo: bool = False,
+               wait_lock: str | None = None) -> State:
     """Deploy a Compose project: build, converge long-running services, run jobs once."""
     from prefect.runtime import flow_run
 
@@ -454,23 +463,46 @@ def compose_up(project_dir: str = ".", files: list[str] | None = None,
                                    echo=echo))
     _DEPLOYMENTS[d.id] = d
     watcher = _CancelWatcher(d)
+    lease = None
     try:
+        say = _say(d, logger)
+        lease = acquire(engine, project.name, flow_run_id=d.flow_run_id,
+                        flow_run_name=str(flow_run.name or project.name),
+                        wait_s=parse_duration(wait_lock) if wait_lock else 0.0, say=say)
+        reap(engine, project.name, say)
+        preflight(engine, project, plan)  # every image and name, before anything is created
         _publish_plan(plan)
         for w in plan.warnings:
             logger.warning(w)
         prepare(d, logger)
         watcher.start()
         return _execute(d, logger)
+    except ComposeError as exc:  # before the first step: the lock, an image, a name, a build
+        d.status("up", str(exc))
+        logger.error(str(exc))
+        return Failed(message=d.mask(str(exc)))
     finally:
+        if lease is not None:
+            lease.release()
         watcher.stop()
         _DEPLOYMENTS.pop(d.id, None)
         engine.close()
 
 
+def _say(d: Deployment, logger: Any):
+    """Lock and reaper lines: on the terminal and in the flow run's logs."""
+    api_logger = _api_logger_for(logger)
+
+    def say(line: str) -> None:
+        d.status("up", line)
+        api_logger.warning(line)
+    return say
+
+
 def prepare(d: Deployment, logger: Any) -> None:
-    """Everything before the first container: networks, volumes, builds, images, hashes."""
+    """Everything before the first container: builds, images, hashes, then networks and
+    volumes (a build that fails leaves nothing created)."""
     engine, plan, project = d.engine, d.plan, d.project
-    ensure_networks_and_volumes(engine, project, project.services)
     for b in plan.builds:
         d.status(",".join(b.services), f"building {', '.join(b.tags)}")
         t0 = time.monotonic()
@@ -488,6 +520,7 @@ def prepare(d: Deployment, logger: Any) -> None:
         # a rebuilt or re-pulled image changes the hash too, as in Compose
         d.hashes[sp.name] = hashlib.sha256(
             f"{sp.config_hash}:{engine.image_id(image)}".encode()).hexdigest()
+    ensure_networks_and_volumes(engine, project, project.services)
 
 
 def _execute(d: Deployment, logger: Any) -> State:
@@ -718,6 +751,7 @@ def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:
     except Exception:  # noqa: BLE001
         return
     try:
+        release_lock_of_run(engine, str(flow_run.id))
         for c in engine.list_containers_by_label({LABEL_FLOW_RUN: str(flow_run.id)}):
             project = c.labels.get(LABEL_PROJECT)
             if project:
