@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import textwrap
 
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import compile_plan
 
 

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from prefect_compose.errors import InputError, RunError
+from prefect_compose.project import ProjectOptions, load, load_and_compile
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -24,12 +25,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _project_only(args: argparse.Namespace):
     """The project for commands that only need its name and services."""
-    from prefect_compose.load.project import load_project
-
     try:
-        return load_project(args.files or None, project_dir=args.project_directory,
-                            project_name=args.project_name, env_files=args.env_files or None,
-                            profiles=args.profiles)
+        return load(ProjectOptions.from_args(args))
     except InputError:
         if args.project_name and not args.files:
             return None  # `down -p NAME` works without the file, as in Compose
@@ -50,12 +47,22 @@ def _reap(engine, project: str) -> None:
 
 
 # -- up ------------------------------------------------------------------------------------------
+def _check_wait_lock(value: str | None) -> None:
+    from prefect_compose.units import parse_duration
+
+    if value:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--wait-lock") from None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
-    from prefect_compose.cli.main import load_and_compile
-
-    project, plan = load_and_compile(args)  # exit 2 before anything else happens
+    options = ProjectOptions.from_args(args)
+    project, plan = load_and_compile(options)  # exit 2 before anything else happens
+    _check_wait_lock(args.wait_lock)
     from prefect_compose.plan.compile import refuse_providers
 
     refuse_providers(plan)
@@ -66,7 +73,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     from prefect_compose.cli.server import configure_environment
 
-    configure_environment(echo=lambda m: print(m, file=sys.stderr))
+    configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
     _quiet_prefect_console()
     from prefect_compose.run.flow import compose_up
 
@@ -214,11 +221,10 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from prefect_compose.cli.main import load_and_compile
     from prefect_compose.run.oneoff import run_oneoff
     from prefect_compose.units import parse_duration
 
-    project, plan = load_and_compile(args)
+    project, plan = load_and_compile(ProjectOptions.from_args(args))
     if args.service not in project.services:
         raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
     timeout = None

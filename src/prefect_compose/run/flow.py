@@ -429,34 +429,37 @@ def _flow_run_name() -> str:
     from prefect.runtime import flow_run
 
     params = flow_run.parameters or {}
-    if params.get("project_name"):
-        return str(params["project_name"])
+    if params.get("project_name") or params.get("block"):
+        return str(params.get("project_name") or params["block"])
     base = params.get("project_dir") or "."
     return os.path.basename(os.path.abspath(base)) or "compose"
 
 
 @flow(name="compose-up", flow_run_name=_flow_run_name, persist_result=False, log_prints=False,
       task_runner=ThreadPoolTaskRunner(max_workers=32))
-def compose_up(project_dir: str = ".", files: list[str] | None = None,
+def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                project_name: str | None = None, profiles: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
                docker_host_block: str | None = None, echo: bool = False,
-               wait_lock: str | None = None) -> State:
-    """Deploy a Compose project: build, converge long-running services, run jobs once."""
+               block: str | None = None, wait_lock: str | None = None) -> State:
+    """Deploy a Compose project: build, converge long-running services, run jobs once. The
+    project is named by its paths, or by a `compose-project` block (`block`); a deployment
+    of it in progress is waited for up to `wait_lock` (default: fail at once)."""
     from prefect.runtime import flow_run
 
-    from prefect_compose.load.project import load_project
-    from prefect_compose.plan.compile import compile_plan
+    from prefect_compose.blocks.compose_project import project_options
+    from prefect_compose.project import load_and_compile
     from prefect_compose.units import parse_duration
 
     logger = get_run_logger()
-    project = load_project(files or None, project_dir=project_dir, project_name=project_name,
-                           env_files=env_files or None, profiles=profiles or ())
-    plan = compile_plan(project, job_timeout_s=parse_duration(job_timeout) if job_timeout
-                        else None)
+    options = project_options(block, project_dir=project_dir, files=files,
+                              project_name=project_name, profiles=profiles,
+                              env_files=env_files, job_timeout=job_timeout,
+                              docker_host_block=docker_host_block)
+    project, plan = load_and_compile(options)
     refuse_providers(plan)
-    engine = Engine.connect(docker_host_block)
+    engine = Engine.connect(options.docker_host_block)
     d = Deployment(project=project, plan=plan, engine=engine,
                    flow_run_id=str(flow_run.id or uuid.uuid4()),
                    options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
@@ -664,13 +667,11 @@ def _final_state(d: Deployment) -> State:
 def _publish_plan(plan: Plan) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    from prefect_compose.plan.render import plan_mermaid, plan_table_markdown
+    from prefect_compose.plan.render import plan_artifact_markdown
 
     try:
         create_markdown_artifact(
-            key=_artifact_key(plan.project, "plan"),
-            markdown=f"# Plan for {plan.project}\n\n{plan_table_markdown(plan)}\n\n"
-                     f"```mermaid\n{plan_mermaid(plan)}\n```\n",
+            key=_artifact_key(plan.project, "plan"), markdown=plan_artifact_markdown(plan),
             description=f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001 - artifacts are reporting, never fatal
         get_run_logger().warning(f"could not publish the plan artifact: {exc}")
