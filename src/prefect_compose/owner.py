@@ -45,13 +45,15 @@ def pid_start(pid: int) -> str:
 
 
 def pid_exists(pid: int) -> bool:
+    """A live process (a zombie, killed but not yet reaped by its parent, is dead)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    fields = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return not fields or fields[0] not in ("Z", "X")
 
 
 def utc_stamp(when: datetime) -> str:
