@@ -8,10 +8,8 @@ ever touch containers that carry this project's labels.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
-from typing import Any
 
 from prefect_compose.errors import InputError, RunError
 from prefect_compose.project import ProjectOptions, load, load_and_compile
@@ -77,8 +75,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     _quiet_prefect_console()
     from prefect_compose.run.flow import compose_up
 
-    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-    try:
+    try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
         state = compose_up(
             project_dir=project.working_dir,
             files=[os.path.abspath(f) for f in project.files],
@@ -91,8 +88,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     message = state.message or state.name
     if state.is_completed():
         print(f"up: {message}", file=sys.stderr)
@@ -102,10 +97,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"up: {message}", file=sys.stderr)
     return 1
-
-
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _quiet_prefect_console() -> None:

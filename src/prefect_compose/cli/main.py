@@ -128,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in ("run", "exec") and args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
-    if args.command == "run":  # SIGTERM, like Ctrl-C, removes the throwaway container
-        signal.signal(signal.SIGTERM, _terminate)
+    if args.command in ("up", "run"):  # SIGTERM, like Ctrl-C: `up` stops what it started
+        signal.signal(signal.SIGTERM, _terminate)  # and `run` removes its container
     try:
         if args.command == "plan":
             return _cmd_plan(args)
