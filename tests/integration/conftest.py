@@ -41,6 +41,9 @@ def cleanup_project(client, name: str) -> None:
 
     api = client.api
     label = {"label": f"{LABEL_PROJECT}={name}"}
+    for c in api.containers(all=True, filters={"label": f"org.prefect-compose.lock={name}"}):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            api.remove_container(c["Id"], force=True)  # the deployment lock (never started)
     for c in api.containers(all=True, filters=label):
         if (c.get("Labels") or {}).get(LABEL_PROJECT) == name:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):

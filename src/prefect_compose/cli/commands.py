@@ -45,12 +45,30 @@ def _engine():
     return Engine.connect(None)
 
 
+def _reap(engine, project: str) -> None:
+    """Job containers of runs that died are stopped and removed, one line each."""
+    from prefect_compose.run.reaper import reap
+
+    reap(engine, project, lambda line: print(line, file=sys.stderr))
+
+
 # -- up ------------------------------------------------------------------------------------------
+def _check_wait_lock(value: str | None) -> None:
+    from prefect_compose.units import parse_duration
+
+    if value:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            raise InputError(str(exc), path="--wait-lock") from None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
     options = ProjectOptions.from_args(args)
     project, plan = load_and_compile(options)  # exit 2 before anything else happens
+    _check_wait_lock(args.wait_lock)
     from prefect_compose.plan.compile import refuse_providers
 
     refuse_providers(plan)
@@ -73,6 +91,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             env_files=[os.path.abspath(e) for e in args.env_files] or None,
             job_timeout=args.job_timeout, force_recreate=args.force_recreate,
             no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
+            wait_lock=args.wait_lock,
             return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",
@@ -118,6 +137,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     name = _project_name(args, project)
     engine = _engine()
     try:
+        _reap(engine, name)
         containers = engine.list_containers(name)
         threads = []
         for c in containers:
@@ -152,6 +172,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     name = _project_name(args, project)
     engine = _engine()
     try:
+        _reap(engine, name)
         rows = [("NAME", "SERVICE", "STATE", "HEALTH", "EXIT CODE")]
         for c in sorted(engine.list_containers(name), key=lambda c: (c.service or "", c.name)):
             rows.append((c.name, c.service or "", c.state or "", c.health or "",

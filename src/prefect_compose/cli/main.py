@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rollback", action="store_true",
                    help="when the deployment fails, keep the new containers of the services "
                         "it replaced instead of putting the previous ones back")
+    p.add_argument("--wait-lock", metavar="D", default=None,
+                   help="wait up to D for a deployment of the project in progress (default: "
+                        "fail at once, naming it)")
 
     p = add("down", "remove the project's containers and networks")
     p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")

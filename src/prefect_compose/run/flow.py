@@ -24,10 +24,14 @@ from prefect.utilities.annotations import allow_failure
 
 from prefect_compose import masking
 from prefect_compose.engine import Engine
+from prefect_compose.errors import ComposeError
 from prefect_compose.plan.compile import Step, refuse_providers
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
+from prefect_compose.run.faults import preflight
+from prefect_compose.run.lock import acquire, release_lock_of_run
 from prefect_compose.run.milestones import Milestones, task_tags
 from prefect_compose.run.prepare import prepare
+from prefect_compose.run.reaper import reap
 from prefect_compose.run.report import publish_plan, publish_summary
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import JOB_KINDS, StepLog, execute
@@ -102,13 +106,16 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                env_files: list[str] | None = None, job_timeout: str | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
                docker_host_block: str | None = None, echo: bool = False,
-               block: str | None = None, no_rollback: bool = False) -> State:
+               block: str | None = None, no_rollback: bool = False,
+               wait_lock: str | None = None) -> State:
     """Deploy a Compose project: build, converge long-running services, run jobs once. The
-    project is named by its paths, or by a `compose-project` block (`block`)."""
+    project is named by its paths, or by a `compose-project` block (`block`); a deployment
+    of it in progress is waited for up to `wait_lock` (default: fail at once, naming it)."""
     from prefect.runtime import flow_run
 
     from prefect_compose.blocks.compose_project import project_options
     from prefect_compose.project import load_and_compile
+    from prefect_compose.units import parse_duration
 
     logger = get_run_logger()
     options = project_options(block, project_dir=project_dir, files=files,
@@ -125,7 +132,14 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     _RUNS[rs.id] = rs
     _MILESTONES[rs.id] = milestones = Milestones(plan, rs.flow_run_id, flow_run.name)
     watcher = _CancelWatcher(rs)
+    lease = None
     try:
+        say = _say(rs, logger)
+        lease = acquire(engine, project.name, flow_run_id=rs.flow_run_id,
+                        flow_run_name=str(flow_run.name or project.name),
+                        wait_s=parse_duration(wait_lock) if wait_lock else 0.0, say=say)
+        reap(engine, project.name, say)
+        preflight(engine, project, plan)  # every image and name, before anything is created
         publish_plan(plan, logger)
         milestones.started()
         for w in plan.warnings:
@@ -133,11 +147,27 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         prepare(rs, logger)
         watcher.start()
         return _execute(rs, logger)
+    except ComposeError as exc:  # before the first step: the lock, an image, a name, a build
+        rs.out.status("up", str(exc))
+        logger.error(rs.out.mask(str(exc)))
+        return Failed(message=rs.out.mask(str(exc)))
     finally:
+        if lease is not None:
+            lease.release()
         watcher.stop()
         _RUNS.pop(rs.id, None)
         _MILESTONES.pop(rs.id, None)
         engine.close()
+
+
+def _say(rs: RunState, logger: Any):
+    """Lock and reaper lines: on the terminal and in the flow run's logs."""
+    api_logger = _api_logger_for(logger)
+
+    def say(line: str) -> None:
+        rs.out.status("up", line)
+        api_logger.warning(line)
+    return say
 
 
 def _execute(rs: RunState, logger: Any) -> State:
@@ -261,6 +291,7 @@ def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:
     except Exception:  # noqa: BLE001
         return
     try:
+        release_lock_of_run(engine, str(flow_run.id))
         cleanup_flow_run(engine, str(flow_run.id))
     finally:
         engine.close()

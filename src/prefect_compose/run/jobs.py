@@ -11,6 +11,8 @@ from prefect_compose.errors import JobTimedOut, StepFailed
 from prefect_compose.plan.compile import Step
 from prefect_compose.plan.containers import build_spec
 from prefect_compose.run.accounting import size_seconds
+from prefect_compose.run.faults import exit_note
+from prefect_compose.run.reaper import owned
 from prefect_compose.run.state import Cancel, RunState, StepOutcome
 from prefect_compose.run.steps import StepLog, start_slot
 from prefect_compose.units import format_duration
@@ -64,10 +66,11 @@ def _create_and_start(rs: RunState, svc: Any, spec: Any) -> str:
 def run_container_once(rs: RunState, step: Step, svc: Any, hook: Any, log: StepLog) -> int:
     """One attempt: its exit code when 0; raises StepFailed / JobTimedOut / Cancel."""
     engine = rs.engine
-    spec = build_spec(rs.project, svc, image=rs.images[svc.name],
-                      config_hash=rs.hashes[svc.name], oneoff=True,
-                      flow_run_id=rs.flow_run_id, hook=hook)
     timeout = step.timeout_s or DEFAULT_TIMEOUT_S
+    spec = owned(build_spec(rs.project, svc, image=rs.images[svc.name],
+                            config_hash=rs.hashes[svc.name], oneoff=True,
+                            flow_run_id=rs.flow_run_id, hook=hook),
+                 timeout + svc.stop_grace_period_s)  # owner and deadline labels: the reaper's
     cid = _create_and_start(rs, svc, spec)
     t0 = time.monotonic()
     rs.containers[svc.name] = cid
@@ -84,7 +87,8 @@ def run_container_once(rs: RunState, step: Step, svc: Any, hook: Any, log: StepL
             raise JobTimedOut(step.id, f"job {step.id} timed out after "
                               f"{format_duration(timeout)}", tail=engine.logs_tail(cid, TAIL_LINES))
         if code != 0:
-            raise StepFailed(step.id, f"job {step.id} failed with exit code {code}",
+            raise StepFailed(step.id, f"job {step.id} failed with exit code {code}"
+                             f"{exit_note(engine, cid)}",
                              exit_code=code, tail=engine.logs_tail(cid, TAIL_LINES))
         return code
     finally:

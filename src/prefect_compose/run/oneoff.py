@@ -14,6 +14,7 @@ from prefect_compose.plan.compile import Plan
 from prefect_compose.engine.images import build_image
 from prefect_compose.engine.resources import ensure_networks_and_volumes
 from prefect_compose.plan.containers import build_spec
+from prefect_compose.run.reaper import owned
 
 TIMEOUT_EXIT_CODE = 124
 
@@ -85,9 +86,11 @@ def run_oneoff(engine: Engine, project: Project, plan: Plan, service: str,
             on_warning(f"{', '.join(missing)} not running: deploy with `up` first, or pass "
                        "--no-deps")
     image = prepare_service(engine, project, plan, service)
-    spec = build_spec(project, svc, image=image, config_hash=sp.config_hash, oneoff=True,
-                      command=tuple(command) if command else None, extra_env=env,
-                      use_aliases=False, publish_ports=False, flow_run_id=flow_run_id)
+    spec = owned(build_spec(project, svc, image=image, config_hash=sp.config_hash,
+                            oneoff=True, command=tuple(command) if command else None,
+                            extra_env=env, use_aliases=False, publish_ports=False,
+                            flow_run_id=flow_run_id),
+                 None if timeout_s is None else timeout_s + svc.stop_grace_period_s)
     cid = engine.create(spec)
     code: int | None = None
     t0 = time.monotonic()

@@ -17,7 +17,6 @@ from prefect_compose.run.state import RunState
 
 def prepare(rs: RunState, logger: Any) -> None:
     engine, plan, project = rs.engine, rs.plan, rs.project
-    ensure_networks_and_volumes(engine, project, project.services)
     for b in plan.builds:
         rs.out.status(",".join(b.services), f"building {', '.join(b.tags)}")
         t0 = time.monotonic()
@@ -34,6 +33,8 @@ def prepare(rs: RunState, logger: Any) -> None:
         rs.images[sp.name] = image
         image_ids[sp.name] = engine.image_id(image)
         rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])
+    # after the builds and images: a build or image that fails leaves nothing created
+    ensure_networks_and_volumes(engine, project, project.services)
     rs.decisions = converge(
         plan, observe(rs), image_ids=image_ids, force_recreate=rs.options.force_recreate,
         no_recreate=rs.options.no_recreate,

@@ -3,6 +3,7 @@ keep: decided before the run by plan/converge.py), and wait for health."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from prefect_compose.errors import Unhealthy
 from prefect_compose.plan.compile import Step
 from prefect_compose.plan.containers import build_spec
 from prefect_compose.plan.converge import Action, Decision
+from prefect_compose.run.faults import exit_note, start_or_explain
 from prefect_compose.run.rollback import replace
 from prefect_compose.run.state import Cancel, RunState, StepOutcome
 from prefect_compose.run.steps import StepLog, start_slot
@@ -68,9 +70,11 @@ def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, st
             cid = rs.engine.create(spec)
             rs.created[cid] = name
             try:
-                rs.engine.start(cid)
+                start_or_explain(rs.engine, cid, name, [str(p.published) for p in spec.ports
+                                                        if p.published])
             except BaseException:  # nothing half-created is left behind
-                rs.engine.remove(cid, force=True)
+                with contextlib.suppress(Exception):
+                    rs.engine.remove(cid, force=True)
                 rs.created.pop(cid, None)
                 raise
     rs.containers[name] = cid
@@ -98,7 +102,8 @@ def wait_healthy(rs: RunState, step: Step, log: StepLog) -> None:
         raise Unhealthy(step.id, f"{name} has no healthcheck configured, so it can never "
                                  "be service_healthy")
     if result == "exited":
-        raise Unhealthy(step.id, f"{name} exited before it became healthy{detail}",
+        raise Unhealthy(step.id, f"{name} exited before it became healthy"
+                                 f"{exit_note(rs.engine, cid)}{detail}",
                         tail=rs.engine.logs_tail(cid, 20))
     if result == "timeout":
         raise Unhealthy(step.id, f"{name} is unhealthy: not healthy after "

@@ -1,0 +1,127 @@
+"""Faults named, exit 1, nothing half-created left (SPEC "Safety").
+
+- ``preflight``: before the first network, volume or container, every image a step needs is on
+  the engine or pulled (built images are left to the build), and no long-running service's
+  container name is held by a container that is not ours. Every problem is named at once.
+- ``start_or_explain``: a container the engine refuses to start (a published port in use) is
+  removed and the error names the service and the port.
+- ``exit_note``: what an exit code means when the engine knows more ("out of memory").
+"""
+
+from __future__ import annotations
+
+import re
+
+from prefect_compose.engine.client import (
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    Engine,
+    EngineError,
+    ResourceNotFound,
+)
+from prefect_compose.errors import RunError
+from prefect_compose.model.types import Project
+from prefect_compose.plan.compile import Plan
+from prefect_compose.plan.containers import container_name
+
+_PORT_ERRORS = ("port is already allocated", "address already in use")
+_PORT_IN_MESSAGE = re.compile(r":(\d+)(?: failed|: bind)")
+
+
+class PreflightFailed(RunError):
+    """An image is missing, or a container name is taken: nothing was created."""
+
+
+class PortInUse(RunError):
+    """A published host port is in use; the refused container was removed."""
+
+
+def _step_services(plan: Plan) -> list[str]:
+    return sorted({s.service for s in plan.steps})
+
+
+def missing_images(engine: Engine, project: Project, plan: Plan) -> list[str]:
+    """Pull what a step needs and is neither on the engine nor built; the problems left."""
+    built = {t for b in plan.builds for t in b.tags}
+    problems = []
+    for name in _step_services(plan):
+        svc = project.services[name]
+        refs = {plan.service(name).image or ""} | {h.image for h in svc.pre_start if h.image}
+        for ref in sorted(refs - built):
+            if not ref:
+                problems.append(f"service {name}: no image and nothing to build")
+            elif not engine.image_exists(ref):
+                try:
+                    engine.pull(ref)
+                except EngineError as exc:
+                    problems.append(f"service {name}: image {ref} is missing and cannot be "
+                                    f"built or pulled ({_short(exc)})")
+    return problems
+
+
+def foreign_names(engine: Engine, project: Project, plan: Plan) -> list[str]:
+    """Long-running services whose container name a container outside the project holds."""
+    problems = []
+    for sp in plan.services:
+        if sp.kind != "service" or not sp.steps:
+            continue
+        svc = project.services[sp.name]
+        name = container_name(project, svc, oneoff=False)
+        try:
+            data = engine.inspect(name)
+        except ResourceNotFound:
+            continue
+        if data.get("Name", "").lstrip("/") != name:
+            continue  # the engine matched an id prefix, not the name
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_PROJECT) == project.name and labels.get(LABEL_SERVICE) == sp.name:
+            continue
+        owner = labels.get(LABEL_PROJECT)
+        whose = f"project {owner}" if owner else "no compose project"
+        problems.append(f"service {sp.name}: the container name {name} is taken by a "
+                        f"container of {whose} ({data['Id'][:12]}), not ours; it was left "
+                        "alone")
+    return problems
+
+
+def preflight(engine: Engine, project: Project, plan: Plan) -> None:
+    """Raise PreflightFailed naming every missing image and taken name (nothing created)."""
+    problems = foreign_names(engine, project, plan) + missing_images(engine, project, plan)
+    if problems:
+        raise PreflightFailed("; ".join(problems) + " (nothing was created)")
+
+
+def start_or_explain(engine: Engine, cid: str, service: str, published: list[str]) -> None:
+    """Start ``cid``; when the engine refuses a published port, remove it and name both."""
+    try:
+        engine.start(cid)
+    except EngineError as exc:
+        text = str(exc)
+        if not any(p in text for p in _PORT_ERRORS):
+            raise
+        engine.remove(cid, force=True)
+        found = _PORT_IN_MESSAGE.search(text)
+        port = found.group(1) if found else "/".join(published) or "?"
+        raise PortInUse(f"service {service}: host port {port} is already in use; its new "
+                        "container was removed") from None
+
+
+def exit_note(engine: Engine, cid: str) -> str:
+    """": out of memory (limit 16MiB)" when the engine killed the container for memory."""
+    try:
+        data = engine.inspect(cid)
+    except EngineError:
+        return ""
+    if not (data.get("State") or {}).get("OOMKilled"):
+        return ""
+    limit = (data.get("HostConfig") or {}).get("Memory") or 0
+    return ": out of memory" + (f" (killed at its limit of {_mib(limit)})" if limit else "")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:g}MiB"
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
