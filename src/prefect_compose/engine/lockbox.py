@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import docker.errors
 import requests.exceptions
 
-from prefect_compose.engine.client import Engine, EngineError, EngineUnavailable
+from prefect_compose.engine.client import Engine
+from prefect_compose.errors import EngineError, EngineUnavailable
 
 LOCK_IMAGE_REPO = "prefect-compose-lock"
 LOCK_IMAGE = f"{LOCK_IMAGE_REPO}:1"

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import re
 
-from prefect_compose.engine.client import (
-    LABEL_PROJECT,
-    LABEL_SERVICE,
-    Engine,
-    EngineError,
-    ResourceNotFound,
-)
+from prefect_compose.engine import Engine
+from prefect_compose.errors import EngineError, ResourceNotFound
+from prefect_compose.plan.labels import LABEL_PROJECT, LABEL_SERVICE
 from prefect_compose.errors import RunError
 from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan

@@ -17,7 +17,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from prefect_compose.engine.client import LABEL_FLOW_RUN, Engine
+from prefect_compose.engine import Engine
+from prefect_compose.plan.labels import LABEL_FLOW_RUN
 from prefect_compose.engine.lockbox import LockBox, lock_name
 from prefect_compose.errors import RunError
 from prefect_compose.owner import LABEL_SINCE, Owner, deadline_labels

@@ -13,7 +13,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from prefect_compose.engine.client import LABEL_FLOW_RUN, ContainerSpec, Engine, EngineError
+from prefect_compose.engine import Engine
+from prefect_compose.errors import EngineError
+from prefect_compose.plan.labels import LABEL_FLOW_RUN
+from prefect_compose.plan.specs import ContainerSpec
 from prefect_compose.owner import LABEL_DEADLINE, LABEL_PID, Owner, deadline_labels, why_dead
 
 DEADLINE_MARGIN_S = 30.0  # past the timeout and grace period, before another process reaps
