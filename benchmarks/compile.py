@@ -83,7 +83,7 @@ def main() -> int:
     ap.add_argument("--compose-timeout", type=float, default=60.0,
                     help="give up on docker-compose config after this many seconds")
     args = ap.parse_args()
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
     from prefect_compose.plan.compile import compile_plan
 
     binary = compose_binary()

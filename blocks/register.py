@@ -1,14 +1,13 @@
-"""Register prefect-compose's block types with the Prefect server in PREFECT_API_URL."""
+"""Register prefect-compose's block types with the Prefect server in PREFECT_API_URL (or the
+one `prefect-compose` uses): `python blocks/register.py`. `prefect-compose deploy` does it
+too."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from blocks.compose_project import ComposeProject  # noqa: E402
+from prefect_compose.blocks.compose_project import ComposeProject
+from prefect_docker.host import DockerHost
 
 if __name__ == "__main__":
+    DockerHost.register_type_and_schema()
     ComposeProject.register_type_and_schema()
-    print("registered block type compose-project")
+    print("registered block types docker-host and compose-project")

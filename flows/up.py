@@ -1,8 +1,5 @@
-"""Prefect entry point for `prefect deployment run 'compose-up/NAME'` (see prefect.yaml).
-
-The flow loads and compiles the compose project named by its parameters, then deploys it:
-the same code path as `prefect-compose up`.
-"""
+"""Prefect entry point for `prefect deployment run 'compose-up/NAME'`: deploy the project as
+one flow run, the same code path as `prefect-compose up` (prefect_compose.run.flow)."""
 
 from prefect_compose.run.flow import compose_up
 

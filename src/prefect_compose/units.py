@@ -1,4 +1,4 @@
-"""Durations (Go syntax, as Compose reads them) and byte sizes."""
+"""Durations (Go syntax, as Compose reads them), byte sizes, and YAML scalars as strings."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def parse_size(value: object) -> int:
     if not m:
         raise ValueError(f'invalid size "{value}": expected e.g. "512m" or "1g"')
     return int(float(m.group(1)) * _SIZE_MULT[m.group(2).lower()])
+
+
+def scalar_str(value: object) -> str:
+    """A YAML scalar as Compose prints it in the environment (true, 1, 1.5)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)

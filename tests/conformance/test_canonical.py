@@ -2,7 +2,7 @@
 
 Each case loads a fixture project of ``tests/fixtures/conformance`` twice, with the same files,
 project directory, env files, profiles and environment (exactly ``env`` plus PATH/HOME):
-``docker compose config --format json`` and ``prefect_compose.load.project.load_project``. Then,
+``docker compose config --format json`` and ``prefect_compose.load.load_project``. Then,
 per field, our canonical model must say what Compose says: the project name, the set of
 services, ``environment``, ``command``, ``entrypoint``, ``depends_on`` (condition, required,
 restart), ``healthcheck`` (test, durations, retries, disable), ``ports``, ``volumes`` and ``restart``.
@@ -106,7 +106,7 @@ def compose_answer(case: Case):
 def our_answer(case: Case):
     """The loaded Project, or the exception load_project raised."""
     if case.id not in _ours_cache:
-        from prefect_compose.load.project import load_project
+        from prefect_compose.load import load_project
 
         try:
             _ours_cache[case.id] = load_project(

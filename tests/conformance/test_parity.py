@@ -96,7 +96,7 @@ def test_model_matches_compose(compose_answers, file, pdir, monkeypatch):
     """Beyond the plan: the loaded model agrees with Compose on every field that
     test_canonical compares (environment, command, entrypoint, depends_on, healthcheck,
     ports, volumes, restart), on every project Compose accepts."""
-    from prefect_compose.load.project import load_project
+    from prefect_compose.load import load_project
 
     c_rc, cfg, _ = compose_answers[file]
     if c_rc != 0:

@@ -71,8 +71,8 @@ def test_plan_json(proj, capsys):
 def test_plan_mermaid(proj, capsys):
     code, out, _ = run(capsys, "plan", "--format", "mermaid")
     assert code == 0
-    assert out.startswith("flowchart TD\n")
-    assert "s_migrate -->|completed| s_web" in out
+    assert out.startswith("flowchart LR\n")
+    assert "    migrate --> web" in out
 
 
 def test_plan_output_is_the_same_twice(proj, capsys):

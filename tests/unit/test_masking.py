@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import textwrap
 
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import compile_plan
 
 
 def test_secret_values_are_masked_in_terminal_and_log_output(tmp_path, monkeypatch, capsys):
-    from prefect_compose.run.flow import Deployment, Options
+    from prefect_compose.run.state import Options, RunState
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "compose.yaml").write_text(textwrap.dedent("""\
@@ -25,7 +25,7 @@ def test_secret_values_are_masked_in_terminal_and_log_output(tmp_path, monkeypat
               GREETING: hello
         """))
     project = load_project(["compose.yaml"], project_name="demo", environ={})
-    d = Deployment(project=project, plan=compile_plan(project), engine=None,  # type: ignore
+    d = RunState(project=project, plan=compile_plan(project), engine=None,  # type: ignore
                    flow_run_id="run", options=Options(echo=True))
     records: list[str] = []
 
@@ -36,7 +36,7 @@ def test_secret_values_are_masked_in_terminal_and_log_output(tmp_path, monkeypat
     logger = logging.getLogger("test-masking")
     logger.addHandler(Capture())
     logger.setLevel(logging.INFO)
-    d.emit("migrate", "connecting with hunter22 and tok-123456, saying hello", logger)
+    d.out.emit("migrate", "connecting with hunter22 and tok-123456, saying hello", logger)
     out = capsys.readouterr().out
     for text in (out, records[0]):
         assert "hunter22" not in text and "tok-123456" not in text

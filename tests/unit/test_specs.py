@@ -16,7 +16,7 @@ from prefect_compose.engine.client import (
     LABEL_PROJECT,
     LABEL_SERVICE,
 )
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.plan.compile import compile_plan
 from prefect_compose.plan.containers import build_spec
 

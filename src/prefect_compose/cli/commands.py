@@ -8,12 +8,11 @@ ever touch containers that carry this project's labels.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
-from typing import Any
 
 from prefect_compose.errors import InputError, RunError
+from prefect_compose.project import ProjectOptions, load, load_and_compile
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -24,12 +23,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def _project_only(args: argparse.Namespace):
     """The project for commands that only need its name and services."""
-    from prefect_compose.load.project import load_project
-
     try:
-        return load_project(args.files or None, project_dir=args.project_directory,
-                            project_name=args.project_name, env_files=args.env_files or None,
-                            profiles=args.profiles)
+        return load(ProjectOptions.from_args(args))
     except InputError:
         if args.project_name and not args.files:
             return None  # `down -p NAME` works without the file, as in Compose
@@ -46,9 +41,8 @@ def _engine():
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
-    from prefect_compose.cli.main import load_and_compile
-
-    project, plan = load_and_compile(args)  # exit 2 before anything else happens
+    options = ProjectOptions.from_args(args)
+    project, plan = load_and_compile(options)  # exit 2 before anything else happens
     from prefect_compose.plan.compile import refuse_providers
 
     refuse_providers(plan)
@@ -59,12 +53,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     from prefect_compose.cli.server import configure_environment
 
-    configure_environment(echo=lambda m: print(m, file=sys.stderr))
+    configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
     _quiet_prefect_console()
     from prefect_compose.run.flow import compose_up
 
-    previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-    try:
+    try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
         state = compose_up(
             project_dir=project.working_dir,
             files=[os.path.abspath(f) for f in project.files],
@@ -76,8 +69,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     message = state.message or state.name
     if state.is_completed():
         print(f"up: {message}", file=sys.stderr)
@@ -87,10 +78,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"up: {message}", file=sys.stderr)
     return 1
-
-
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _quiet_prefect_console() -> None:
@@ -204,11 +191,10 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from prefect_compose.cli.main import load_and_compile
     from prefect_compose.run.oneoff import run_oneoff
     from prefect_compose.units import parse_duration
 
-    project, plan = load_and_compile(args)
+    project, plan = load_and_compile(ProjectOptions.from_args(args))
     if args.service not in project.services:
         raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
     timeout = None

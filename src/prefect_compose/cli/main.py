@@ -89,28 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_and_compile(args: argparse.Namespace):
-    """Load the project named by the global options and compile it (no engine touched)."""
-    from prefect_compose.load.project import load_project
-    from prefect_compose.plan.compile import compile_plan
-    from prefect_compose.units import parse_duration
-
-    project = load_project(args.files or None, project_dir=args.project_directory,
-                           project_name=args.project_name, env_files=args.env_files or None,
-                           profiles=args.profiles)
-    job_timeout = None
-    if getattr(args, "job_timeout", None):
-        try:
-            job_timeout = parse_duration(args.job_timeout)
-        except ValueError as exc:
-            raise InputError(str(exc), path="--job-timeout") from None
-    return project, compile_plan(project, job_timeout_s=job_timeout)
-
-
 def _cmd_plan(args: argparse.Namespace) -> int:
     from prefect_compose.plan.render import plan_json, plan_mermaid, plan_text
 
-    _, plan = load_and_compile(args)
+    from prefect_compose.project import ProjectOptions, load_and_compile
+
+    _, plan = load_and_compile(ProjectOptions.from_args(args))
     if args.format != "json":
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -141,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in ("run", "exec") and args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
-    if args.command == "run":  # SIGTERM, like Ctrl-C, removes the throwaway container
-        signal.signal(signal.SIGTERM, _terminate)
+    if args.command in ("up", "run"):  # SIGTERM, like Ctrl-C: `up` stops what it started
+        signal.signal(signal.SIGTERM, _terminate)  # and `run` removes its container
     try:
         if args.command == "plan":
             return _cmd_plan(args)

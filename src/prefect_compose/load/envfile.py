@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from prefect_compose.errors import InputError
+from prefect_compose.load.discover import shown
 from prefect_compose.load.interpolate import InterpolationError, interpolate
 
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(=?)\s*(.*)$", re.S)
@@ -91,3 +92,19 @@ def read_env_file(path: Path, shown: str, lookup: Mapping[str, str] | None = Non
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read env file {path}: {exc}", file=shown) from None
     return parse_env_text(text, str(path), lookup)
+
+
+def project_environment(env_files: Sequence[Path | str] | None, pdir: Path,
+                        environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``${VAR}`` reads: ``.env`` beside the project (or ``--env-file``), below the real
+    environment."""
+    cwd = Path.cwd()
+    if env_files:
+        paths = [Path(e) if Path(e).is_absolute() else cwd / e for e in env_files]
+    else:
+        paths = [pdir / ".env"] if (pdir / ".env").is_file() else []
+    dotenv: dict[str, str] = {}
+    for path in paths:
+        values = read_env_file(path, shown(path), {**dotenv, **environ})
+        dotenv.update({k: v for k, v in values.items() if v is not None})
+    return {**dotenv, **environ}

@@ -1,7 +1,8 @@
 """Frozen pydantic models of the Compose subset a deployment uses, in canonical form.
 
-Shorthand has already been made long by the loader (``normalize``): environment is a dict,
-command an argv tuple, depends_on a mapping of ``Dependency``, durations are seconds.
+Shorthand has already been made long by the loader (``load.canonical``) and values checked by
+``model.build``: environment is a dict, command an argv tuple, depends_on a mapping of
+``Dependency``, durations are seconds, sizes are bytes.
 """
 
 from __future__ import annotations
@@ -16,18 +17,19 @@ CONDITIONS: tuple[str, ...] = ("service_started", "service_healthy",
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
+    """The one base of every immutable model (the project's and the plan's)."""
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Dependency(_Frozen):
+class Dependency(Frozen):
     condition: Condition = "service_started"
     required: bool = True
     restart: bool = False
     short_form: bool = False  # `depends_on: [x]`: on a job it means completed successfully
 
 
-class Healthcheck(_Frozen):
+class Healthcheck(Frozen):
     test: tuple[str, ...] | None = None  # None: inherit the image's HEALTHCHECK
     interval_s: float = 30.0
     timeout_s: float = 30.0
@@ -37,7 +39,7 @@ class Healthcheck(_Frozen):
     disable: bool = False
 
 
-class Build(_Frozen):
+class Build(Frozen):
     context: str  # absolute path (or a URL, which we do not build)
     dockerfile: str | None = None
     dockerfile_inline: str | None = None
@@ -46,28 +48,28 @@ class Build(_Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-class Port(_Frozen):
+class Port(Frozen):
     target: int
     published: str | None = None
     host_ip: str | None = None
     protocol: str = "tcp"
 
 
-class Mount(_Frozen):
+class Mount(Frozen):
     type: Literal["volume", "bind", "tmpfs", "npipe", "cluster", "image"]
     source: str | None = None  # a volume key (not its engine name) or an absolute host path
     target: str
     read_only: bool = False
 
 
-class ServiceNetwork(_Frozen):
+class ServiceNetwork(Frozen):
     aliases: tuple[str, ...] = ()
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     priority: int = 0
 
 
-class Hook(_Frozen):
+class Hook(Frozen):
     """A pre_start entry: runs to completion before the service starts."""
     command: tuple[str, ...]
     image: str | None = None  # defaults to the service's image
@@ -77,7 +79,7 @@ class Hook(_Frozen):
     privileged: bool = False
 
 
-class FileMount(_Frozen):
+class FileMount(Frozen):
     """A secret or config granted to a service, resolved to a host file or inline content."""
     source: str
     target: str
@@ -87,14 +89,22 @@ class FileMount(_Frozen):
     mode: int | None = None
 
 
-class XPrefect(_Frozen):
+class Schedule(Frozen):
+    """`x-prefect.schedule` (or `triggers.schedule` of a top-level job): when a scheduled job
+    runs, as a cron string in a timezone."""
+    cron: str
+    timezone: str = "UTC"
+
+
+class XPrefect(Frozen):
+    schedule: Schedule | None = None
     timeout_s: float | None = None
     retries: int = 0
     retry_delay_s: float = 10.0
     healthy_timeout_s: float | None = None
 
 
-class Service(_Frozen):
+class Service(Frozen):
     name: str
     source_file: str = ""
     image: str | None = None
@@ -130,7 +140,8 @@ class Service(_Frozen):
     tty: bool = False
     stdin_open: bool = False
     scale: int = 1
-    # keys passed to the engine as they are (cap_add, extra_hosts, tmpfs, ...)
+    # keys passed to the engine (cap_add, extra_hosts, tmpfs, ...); sizes as bytes, numbers
+    # and booleans typed (model.service.ENGINE_OPTIONS)
     engine_options: dict[str, Any] = Field(default_factory=dict)
     x_prefect: XPrefect = XPrefect()
 
@@ -139,7 +150,7 @@ class Service(_Frozen):
         return self.provider is not None
 
 
-class Network(_Frozen):
+class Network(Frozen):
     name: str  # the engine name (PROJECT_key unless name: or external)
     external: bool = False
     driver: str | None = None
@@ -148,7 +159,7 @@ class Network(_Frozen):
     driver_opts: dict[str, str] = Field(default_factory=dict)
 
 
-class Volume(_Frozen):
+class Volume(Frozen):
     name: str
     external: bool = False
     driver: str | None = None
@@ -156,12 +167,12 @@ class Volume(_Frozen):
     driver_opts: dict[str, str] = Field(default_factory=dict)
 
 
-class ProjectXPrefect(_Frozen):
+class ProjectXPrefect(Frozen):
     job_timeout_s: float | None = None
     concurrency: int | None = None
 
 
-class Project(_Frozen):
+class Project(Frozen):
     name: str
     working_dir: str
     files: tuple[str, ...]

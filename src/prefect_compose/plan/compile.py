@@ -11,20 +11,14 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from prefect_compose.errors import InputError
-from prefect_compose.model.types import Project, Service
+from prefect_compose.model.types import Frozen, Project, Schedule, Service
 
 DEFAULT_JOB_TIMEOUT_S = 300.0
 StepKind = Literal["job", "pre_start", "start", "health", "provider"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Edge(_Frozen):
+class Edge(Frozen):
     """An upstream step this step waits for, and how."""
     step: str
     service: str
@@ -32,7 +26,7 @@ class Edge(_Frozen):
     required: bool = True
 
 
-class Step(_Frozen):
+class Step(Frozen):
     id: str
     service: str
     kind: StepKind
@@ -43,7 +37,7 @@ class Step(_Frozen):
     optional: bool = False
 
 
-class BuildSpec(_Frozen):
+class BuildSpec(Frozen):
     context: str
     dockerfile: str | None = None
     dockerfile_inline: str | None = None
@@ -53,9 +47,11 @@ class BuildSpec(_Frozen):
     services: tuple[str, ...]
 
 
-class ServicePlan(_Frozen):
+class ServicePlan(Frozen):
     name: str
-    kind: Literal["job", "service", "provider"]
+    # scheduled: a job with x-prefect.schedule; `up` does not run it (no steps), its own
+    # deployment does (`prefect-compose deploy`), and `run SERVICE` by hand
+    kind: Literal["job", "service", "provider", "scheduled"]
     image: str | None
     depends_on: dict[str, str]  # effective conditions
     timeout_s: float | None
@@ -64,9 +60,10 @@ class ServicePlan(_Frozen):
     retry_delay_s: float
     config_hash: str
     steps: tuple[str, ...]
+    schedule: Schedule | None = None
 
 
-class Plan(_Frozen):
+class Plan(Frozen):
     project: str
     working_dir: str
     files: tuple[str, ...]
@@ -83,6 +80,10 @@ class Plan(_Frozen):
             if s.name == name:
                 return s
         raise KeyError(name)
+
+    @property
+    def scheduled(self) -> tuple[ServicePlan, ...]:
+        return tuple(s for s in self.services if s.kind == "scheduled")
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -174,6 +175,9 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
     for name in sorted(services):
         svc = services[name]
         kind = "provider" if svc.is_provider else ("job" if name in jobs else "service")
+        if kind == "job" and svc.x_prefect.schedule is not None:
+            plans.append(_scheduled_plan(project, svc, default_job_timeout))
+            continue
         effective: dict[str, str] = {}
         edges: list[Edge] = []
         for dep_name in sorted(svc.depends_on):
@@ -259,6 +263,21 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
                                   "services": tuple(b["services"])}) for b in builds.values()),
         networks=tuple(used_networks), volumes=tuple(used_volumes),
         concurrency=project.x_prefect.concurrency, warnings=project.warnings)
+
+
+def _scheduled_plan(project: Project, svc: Service, default_timeout: float) -> ServicePlan:
+    """A scheduled job: no steps in `up`'s DAG, nothing may wait for it."""
+    for other in sorted(project.services.values(), key=lambda s: s.name):
+        if svc.name in other.depends_on:
+            raise InputError(f'"{svc.name}" is a scheduled job (x-prefect.schedule), which up '
+                             "does not run: nothing can wait for it", file=other.source_file,
+                             path=f"services.{other.name}.depends_on.{svc.name}")
+    return ServicePlan(name=svc.name, kind="scheduled", image=image_of(project, svc),
+                       depends_on={d: dep.condition for d, dep in sorted(svc.depends_on.items())},
+                       timeout_s=svc.x_prefect.timeout_s or default_timeout,
+                       healthy_timeout_s=None, retries=svc.x_prefect.retries,
+                       retry_delay_s=svc.x_prefect.retry_delay_s, config_hash=config_hash(svc),
+                       steps=(), schedule=svc.x_prefect.schedule)
 
 
 def _topological(steps: dict[str, Step]) -> tuple[Step, ...]:

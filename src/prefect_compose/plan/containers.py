@@ -54,8 +54,6 @@ _CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
 
 def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compose keys passed through to the engine: (HostConfig fields, Config fields)."""
-    from prefect_compose.units import parse_size
-
     o = svc.engine_options
     host: dict[str, Any] = {}
     config: dict[str, Any] = {}
@@ -80,12 +78,12 @@ def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
         pairs = (h.items() if isinstance(h, dict)
                  else (x.replace("=", ":", 1).split(":", 1) for x in h))
         host["ExtraHosts"] = [f"{k}:{v}" for k, v in pairs]
-    if o.get("shm_size") is not None:
-        host["ShmSize"] = parse_size(o["shm_size"])
-    if o.get("mem_reservation") is not None:
-        host["MemoryReservation"] = parse_size(o["mem_reservation"])
-    if o.get("memswap_limit") is not None:
-        host["MemorySwap"] = parse_size(o["memswap_limit"])
+    if o.get("shm_size") is not None:  # bytes, parsed by the model
+        host["ShmSize"] = o["shm_size"]
+    if o.get("mem_reservation") is not None:  # bytes, parsed by the model
+        host["MemoryReservation"] = o["mem_reservation"]
+    if o.get("memswap_limit") is not None:  # bytes, parsed by the model
+        host["MemorySwap"] = o["memswap_limit"]
     if o.get("devices"):
         devs = []
         for dv in o["devices"]:

@@ -37,10 +37,10 @@ from pathlib import Path
 import pytest
 
 from prefect_compose.cli.main import main
-from prefect_compose.load.project import load_project
+from prefect_compose.load import load_project
 from prefect_compose.model.types import Port
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "invalid"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "invalid"
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The block types prefect-compose's flows take: `ComposeProject` (compose_project.py)."""

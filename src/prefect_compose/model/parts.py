@@ -1,0 +1,308 @@
+"""The parts of a service: healthcheck, depends_on, restart, build, ports, volumes, networks,
+pre_start hooks, secrets/configs and x-prefect, each from its canonical YAML to its type."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from prefect_compose.model.types import (
+    CONDITIONS,
+    RESTART_POLICIES,
+    Build,
+    Dependency,
+    FileMount,
+    Healthcheck,
+    Hook,
+    Mount,
+    Port,
+    Schedule,
+    ServiceNetwork,
+    XPrefect,
+)
+from prefect_compose.model.values import (
+    Ctx,
+    argv,
+    boolean,
+    check_keys,
+    duration,
+    integer,
+    mapping,
+)
+from prefect_compose.units import scalar_str
+
+BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
+BUILD_KNOWN = (*BUILD_HONOURED, "additional_contexts", "cache_from", "cache_to",
+               "entitlements", "extra_hosts", "isolation", "network", "no_cache", "platforms",
+               "privileged", "provenance", "pull", "sbom", "secrets", "shm_size", "ssh", "tags",
+               "ulimits")
+
+
+def healthcheck(value: Any, ctx: Ctx) -> Healthcheck | None:
+    if value is None:
+        return None
+    hc = mapping(value, ctx, "healthcheck")
+    check_keys(hc, ("test", "interval", "timeout", "retries", "start_period",
+                    "start_interval", "disable"), ctx, "healthcheck")
+    test = hc.get("test")
+    disable = boolean(hc.get("disable", False), ctx, "healthcheck", "disable")
+    if isinstance(test, str):
+        test_t: tuple[str, ...] | None = ("CMD-SHELL", test)
+    elif isinstance(test, list):
+        test_t = tuple(scalar_str(t) for t in test)
+        if not test_t or test_t[0] not in ("NONE", "CMD", "CMD-SHELL"):
+            raise ctx.error('must start with "CMD", "CMD-SHELL" or "NONE"', "healthcheck", "test")
+    elif test is None:
+        test_t = None
+    else:
+        raise ctx.error("must be a string or a list", "healthcheck", "test")
+    if test_t and test_t[0] == "NONE":
+        disable = True
+    kwargs: dict[str, Any] = {"test": test_t, "disable": disable}
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if hc.get(key) is not None:
+            kwargs[f"{key}_s"] = duration(hc[key], ctx, "healthcheck", key)
+    if hc.get("retries") is not None:
+        kwargs["retries"] = integer(hc["retries"], ctx, "healthcheck", "retries")
+    return Healthcheck(**kwargs)
+
+
+def depends_on(value: Any, ctx: Ctx) -> dict[str, Dependency]:
+    out: dict[str, Dependency] = {}
+    for name, spec in (value or {}).items():
+        if isinstance(spec, dict) and spec.get("__short__") and "condition" not in spec:
+            out[name] = Dependency(short_form=True)
+            continue
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            raise ctx.error("must be a mapping with condition/required/restart",
+                            "depends_on", name)
+        check_keys(spec, ("condition", "required", "restart", "__short__"), ctx,
+                   "depends_on", name)
+        if "condition" not in spec:
+            raise ctx.error("missing property \"condition\" (service_started, service_healthy "
+                            "or service_completed_successfully)", "depends_on", name)
+        cond = spec["condition"]
+        if cond not in CONDITIONS:
+            raise ctx.error(f'unknown condition "{cond}" (expected one of: '
+                            f'{", ".join(CONDITIONS)})', "depends_on", name, "condition")
+        out[name] = Dependency(
+            condition=cond,
+            required=boolean(spec.get("required", True), ctx, "depends_on", name, "required"),
+            restart=boolean(spec.get("restart", False), ctx, "depends_on", name, "restart"))
+    return out
+
+
+def restart(value: Any, ctx: Ctx) -> str | None:
+    if value is None:
+        return None
+    if value is False:  # `restart: false`: YAML 1.1's reading of `restart: no`
+        return "no"
+    text = str(value)
+    base, _, count = text.partition(":")
+    if base not in RESTART_POLICIES or (count and (base != "on-failure" or not count.isdigit())):
+        raise ctx.error(f'invalid restart policy "{text}" (expected "no", "always", '
+                        '"on-failure[:N]" or "unless-stopped")', "restart")
+    return text
+
+
+def build(value: Any, ctx: Ctx) -> Build | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ctx.error("must be a path or a mapping", "build")
+    check_keys(value, BUILD_KNOWN, ctx, "build")
+    for k in value:
+        if k not in BUILD_HONOURED and not str(k).startswith("x-"):
+            ctx.warn("not supported yet, ignored", "build", k)
+    labels = value.get("labels") or {}
+    if isinstance(labels, list):
+        labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
+    return Build(context=str(value.get("context") or "."),
+                 dockerfile=value.get("dockerfile"),
+                 dockerfile_inline=value.get("dockerfile_inline"),
+                 args={k: (None if v is None else scalar_str(v))
+                       for k, v in (value.get("args") or {}).items()},
+                 target=value.get("target"),
+                 labels={str(k): scalar_str(v) for k, v in labels.items()})
+
+
+def ports(value: Any, ctx: Ctx) -> tuple[Port, ...]:
+    out = []
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ctx.error("must be a list", "ports")
+    for i, p in enumerate(value):
+        if not isinstance(p, dict):
+            raise ctx.error(f"invalid port {p!r}", f"ports[{i}]")
+        try:
+            target = int(str(p.get("target")))
+        except ValueError:
+            raise ctx.error(f"invalid container port {p.get('target')!r}", f"ports[{i}]") from None
+        published = p.get("published")
+        out.append(Port(target=target,
+                        published=None if published in (None, "") else str(published),
+                        host_ip=p.get("host_ip") or None, protocol=p.get("protocol") or "tcp"))
+    return tuple(out)
+
+
+def volumes(value: Any, ctx: Ctx, top_volumes: dict, base: Path) -> tuple[Mount, ...]:
+    out = []
+    for i, v in enumerate(value or []):
+        if not isinstance(v, dict):
+            raise ctx.error(f"invalid volume {v!r}", f"volumes[{i}]")
+        vtype = v.get("type", "volume")
+        target = v.get("target")
+        if not target:
+            raise ctx.error("a mount needs a target path", f"volumes[{i}]")
+        source = v.get("source")
+        if vtype == "volume" and source and source not in top_volumes:
+            raise ctx.error(f'undefined volume "{source}": declare it under top-level volumes',
+                            f"volumes[{i}]")
+        if vtype == "bind" and source:
+            try:
+                Path(source).resolve().relative_to(base.resolve())
+            except ValueError:
+                ctx.warn(f"bind mount {source} is outside the project directory {base}",
+                         f"volumes[{i}]")
+        try:
+            out.append(Mount(type=vtype, source=source, target=str(target),
+                             read_only=bool(v.get("read_only", False))))
+        except ValidationError:
+            raise ctx.error(f'invalid mount type "{vtype}"', f"volumes[{i}]") from None
+    return tuple(out)
+
+
+def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwork]:
+    raw = svc.get("networks")
+    if raw is None:
+        if svc.get("network_mode"):
+            return {}
+        return {"default": ServiceNetwork()}
+    if not isinstance(raw, dict):
+        raise ctx.error("must be a list or a mapping", "networks")
+    out = {}
+    for name, spec in raw.items():
+        if name not in top_networks:
+            raise ctx.error(f'undefined network "{name}": declare it under top-level networks',
+                            "networks", name)
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise ctx.error("must be a mapping", "networks", name)
+        aliases = spec.get("aliases") or []
+        out[name] = ServiceNetwork(aliases=tuple(str(a) for a in aliases),
+                                   ipv4_address=spec.get("ipv4_address"),
+                                   ipv6_address=spec.get("ipv6_address"),
+                                   priority=int(spec.get("priority") or 0))
+    return out
+
+
+def hooks(value: Any, ctx: Ctx) -> tuple[Hook, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ctx.error("must be a list of hooks", "pre_start")
+    out = []
+    for i, h in enumerate(value):
+        where = f"pre_start[{i}]"
+        if not isinstance(h, dict):
+            raise ctx.error("must be a mapping with a command", where)
+        check_keys(h, ("command", "image", "environment", "user", "working_dir", "privileged"),
+                   ctx, where)
+        cmd = argv(h.get("command"), ctx, where, "command")
+        if not cmd:
+            raise ctx.error("a hook needs a command", where)
+        env = h.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
+        out.append(Hook(command=cmd, image=h.get("image"),
+                        environment={k: None if v is None else scalar_str(v)
+                                     for k, v in env.items()},
+                        user=h.get("user"), working_dir=h.get("working_dir"),
+                        privileged=boolean(h.get("privileged", False), ctx, where)))
+    return tuple(out)
+
+
+def file_mounts(value: Any, ctx: Ctx, key: str, top: dict) -> tuple[FileMount, ...]:
+    out = []
+    for i, item in enumerate(value or []):
+        if not isinstance(item, dict) or "source" not in item:
+            raise ctx.error("must be a name or a mapping with `source`", f"{key}[{i}]")
+        src = item["source"]
+        if src not in top:
+            raise ctx.error(f'undefined {key[:-1]} "{src}": declare it under top-level {key}',
+                            f"{key}[{i}]")
+        spec = top[src] or {}
+        default_target = f"/run/secrets/{src}" if key == "secrets" else f"/{src}"
+        target = item.get("target") or default_target
+        if key == "secrets" and not str(target).startswith("/"):
+            target = f"/run/secrets/{target}"
+        mode = item.get("mode")
+        out.append(FileMount(source=src, target=str(target), file=spec.get("file"),
+                             content=spec.get("content"), environment=spec.get("environment"),
+                             mode=int(mode, 8) if isinstance(mode, str) else mode))
+    return tuple(out)
+
+
+def x_prefect(value: Any, ctx: Ctx) -> XPrefect:
+    if value is None:
+        return XPrefect()
+    xp = mapping(value, ctx, "x-prefect")
+    check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout", "schedule"), ctx,
+               "x-prefect")
+    kwargs: dict[str, Any] = {}
+    if xp.get("schedule") is not None:
+        kwargs["schedule"] = schedule(xp["schedule"], ctx)
+    if "timeout" in xp:
+        kwargs["timeout_s"] = duration(xp["timeout"], ctx, "x-prefect", "timeout")
+    if "healthy_timeout" in xp:
+        kwargs["healthy_timeout_s"] = duration(xp["healthy_timeout"], ctx, "x-prefect",
+                                               "healthy_timeout")
+    if "retry_delay" in xp:
+        kwargs["retry_delay_s"] = duration(xp["retry_delay"], ctx, "x-prefect", "retry_delay")
+    if "retries" in xp:
+        kwargs["retries"] = integer(xp["retries"], ctx, "x-prefect", "retries")
+        if kwargs["retries"] < 0:
+            raise ctx.error("must be 0 or more", "x-prefect", "retries")
+    for key in ("timeout_s", "healthy_timeout_s"):
+        if key in kwargs and kwargs[key] <= 0:
+            raise ctx.error("must be a positive duration", "x-prefect", key[:-2])
+    return XPrefect(**kwargs)
+
+
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#LW-]+")
+
+
+def schedule(value: Any, ctx: Ctx) -> Schedule:
+    """A cron string, or {cron, timezone}: five cron fields (or a macro such as @daily) and an
+    IANA timezone (default UTC)."""
+    if isinstance(value, str):
+        value = {"cron": value}
+    xs = mapping(value, ctx, "x-prefect", "schedule")
+    check_keys(xs, ("cron", "timezone"), ctx, "x-prefect", "schedule")
+    cron = xs.get("cron")
+    if not isinstance(cron, str) or not cron.strip():
+        raise ctx.error("needs a cron string, e.g. \"0 3 * * *\"", "x-prefect", "schedule",
+                        "cron")
+    cron = " ".join(cron.split())
+    fields = cron.split(" ")
+    if not (cron in _CRON_MACROS or (len(fields) == 5 and all(_CRON_FIELD.fullmatch(f)
+                                                               for f in fields))):
+        raise ctx.error(f'invalid cron "{cron}": five fields (minute hour day month weekday) '
+                        "or @hourly, @daily, @weekly, @monthly, @yearly", "x-prefect",
+                        "schedule", "cron")
+    tz = xs.get("timezone") or "UTC"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(tz))
+    except (ValueError, KeyError, OSError):
+        raise ctx.error(f'unknown timezone "{tz}"', "x-prefect", "schedule",
+                        "timezone") from None
+    return Schedule(cron=cron, timezone=str(tz))

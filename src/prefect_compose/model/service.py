@@ -1,0 +1,161 @@
+"""One service: canonical YAML -> ``Service``. Every key is honoured (modelled), passed to the
+engine (``engine_options``, with its value checked and typed here), known to Compose but not
+supported yet (a warning naming it), or was rejected by the per-file schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from prefect_compose.model import parts
+from prefect_compose.model.types import Dependency, Service
+from prefect_compose.model.values import (
+    Ctx,
+    argv,
+    boolean,
+    duration,
+    integer,
+    mapping,
+    opt_str,
+    size,
+    strings,
+)
+
+# keys handed to the engine (docker SDK create() keyword of the same meaning), by the type
+# the model gives their value
+SIZE_OPTIONS = ("shm_size", "mem_reservation", "memswap_limit")  # bytes
+INT_OPTIONS = ("oom_score_adj", "pids_limit", "cpu_shares")
+BOOL_OPTIONS = ("privileged", "read_only", "oom_kill_disable")
+ENGINE_OPTIONS = {
+    *SIZE_OPTIONS, *INT_OPTIONS, *BOOL_OPTIONS,
+    "cap_add", "cap_drop", "tmpfs", "extra_hosts", "sysctls", "security_opt", "dns",
+    "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc", "userns_mode",
+    "mac_address", "ulimits", "devices", "runtime", "cpuset",
+}
+# keys Compose accepts that we do not honour yet: a warning, never silently dropped
+NOT_SUPPORTED = {
+    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count",
+    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+    "credential_spec", "develop", "device_cgroup_rules", "external_links", "gpus", "isolation",
+    "label_file", "links", "logging", "mem_swappiness", "models", "post_start", "pre_stop",
+    "pull_refresh_after", "storage_opt", "use_api_socket", "uts", "volumes_from",
+}
+
+
+def build_service(name: str, svc: dict, project: dict, base: Path,
+                  warnings: list[str]) -> Service:
+    """``project`` is the merged document plus ``__networks__`` (the built networks)."""
+    file = svc.pop("__file__", "compose.yaml")
+    ctx = Ctx(file, name, warnings)
+    for key in svc:
+        if key in NOT_SUPPORTED:
+            ctx.warn("not supported yet, ignored", key)
+    provider = svc.get("provider")
+    if provider is not None and not isinstance(provider, dict):
+        raise ctx.error("must be a mapping with a type", "provider")
+    image = svc.get("image")
+    if image is not None and not isinstance(image, str):
+        raise ctx.error("must be a string", "image")
+    build = parts.build(svc.get("build"), ctx)
+    if not image and not build and provider is None:
+        raise ctx.error("has neither an image nor a build context specified")
+    resources = _resources(svc, ctx)
+    engine_options = _engine_options(svc, ctx)
+    labels = svc.get("labels") or {}
+    expose = svc.get("expose") or []
+    if not isinstance(expose, list):
+        raise ctx.error("must be a list", "expose")
+    init = svc.get("init")
+    try:
+        return Service(
+            name=name, source_file=file, image=image, build=build, provider=provider,
+            command=argv(svc.get("command"), ctx, "command"),
+            entrypoint=argv(svc.get("entrypoint"), ctx, "entrypoint"),
+            environment=svc.get("environment") or {},
+            working_dir=svc.get("working_dir"), user=opt_str(svc.get("user")),
+            hostname=svc.get("hostname"), container_name=svc.get("container_name"),
+            labels={str(k): ("" if v is None else str(v)) for k, v in labels.items()},
+            ports=parts.ports(svc.get("ports"), ctx),
+            expose=tuple(str(e) for e in expose),
+            volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
+            networks=parts.networks(svc, ctx, project["__networks__"]),
+            network_mode=svc.get("network_mode"),
+            healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
+            depends_on=_implied_dependencies(svc, parts.depends_on(svc.get("depends_on"), ctx)),
+            restart=parts.restart(svc.get("restart"), ctx),
+            pre_start=parts.hooks(svc.get("pre_start"), ctx),
+            stop_signal=svc.get("stop_signal"),
+            stop_grace_period_s=_stop_grace(svc, ctx),
+            profiles=strings(svc.get("profiles") or [], ctx, "profiles"),
+            platform=svc.get("platform"), pull_policy=svc.get("pull_policy"),
+            secrets=parts.file_mounts(svc.get("secrets"), ctx, "secrets",
+                                      project.get("secrets") or {}),
+            configs=parts.file_mounts(svc.get("configs"), ctx, "configs",
+                                      project.get("configs") or {}),
+            init=None if init is None else boolean(init, ctx, "init"),
+            tty=boolean(svc.get("tty", False), ctx, "tty"),
+            stdin_open=boolean(svc.get("stdin_open", False), ctx, "stdin_open"),
+            engine_options=engine_options,
+            x_prefect=parts.x_prefect(svc.get("x-prefect"), ctx),
+            **resources,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ctx.error(err["msg"], *(str(x) for x in err["loc"])) from None
+
+
+def _resources(svc: dict, ctx: Ctx) -> dict[str, Any]:
+    """cpus, mem_limit (bytes) and scale, from the service or its ``deploy:`` section."""
+    deploy = mapping(svc.get("deploy"), ctx, "deploy")
+    limits = mapping(mapping(deploy.get("resources"), ctx, "deploy", "resources").get("limits"),
+                     ctx, "deploy", "resources", "limits")
+    cpus = svc.get("cpus", limits.get("cpus"))
+    try:
+        cpus_f = None if cpus is None else float(cpus)
+    except (TypeError, ValueError):
+        raise ctx.error(f"invalid cpus {cpus!r}", "cpus") from None
+    mem = svc.get("mem_limit", limits.get("memory"))
+    mem_b = None if mem is None else size(mem, ctx, "mem_limit")
+    for key in deploy:
+        if key not in ("resources", "replicas") and not str(key).startswith("x-"):
+            ctx.warn("not supported yet, ignored", "deploy", key)
+    scale = svc.get("scale", deploy.get("replicas", 1))
+    scale_i = integer(scale if scale is not None else 1, ctx, "scale")
+    if scale_i != 1:
+        ctx.warn(f"{scale_i} replicas requested; prefect-compose runs one container per "
+                 "service (scaling is not supported yet)", "scale")
+    return {"cpus": cpus_f, "mem_limit": mem_b, "scale": scale_i}
+
+
+def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
+    """The keys passed to the engine, their values checked and typed (sizes in bytes)."""
+    out: dict[str, Any] = {}
+    for key, value in svc.items():
+        if key not in ENGINE_OPTIONS:
+            continue
+        if value is not None and key in SIZE_OPTIONS:
+            value = size(value, ctx, key)
+        elif value is not None and key in INT_OPTIONS:
+            value = integer(value, ctx, key)
+        elif value is not None and key in BOOL_OPTIONS:
+            value = boolean(value, ctx, key)
+        out[key] = value
+    return out
+
+
+def _stop_grace(svc: dict, ctx: Ctx) -> float:
+    value = svc.get("stop_grace_period")
+    return 10.0 if value is None else duration(value, ctx, "stop_grace_period")
+
+
+def _implied_dependencies(svc: dict, deps: dict[str, Dependency]) -> dict[str, Dependency]:
+    """`network_mode: service:X` and `links: [X]` make X a dependency, as in Compose."""
+    out = dict(deps)
+    mode = svc.get("network_mode") or ""
+    if mode.startswith("service:"):
+        out.setdefault(mode.split(":", 1)[1], Dependency(restart=True))
+    for link in svc.get("links") or []:
+        out.setdefault(str(link).split(":", 1)[0], Dependency())
+    return out

@@ -1,0 +1,58 @@
+"""Everything before the first container starts: networks, volumes, builds and images, the
+config-hash of every service, and the converge decisions (observe, then plan/converge.py
+decides)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect_compose.engine.client import LABEL_CONFIG_HASH
+from prefect_compose.engine.resources import build_image, ensure_networks_and_volumes
+from prefect_compose.plan.containers import container_name
+from prefect_compose.plan.converge import Observed, converge, desired_hash
+from prefect_compose.run.state import RunState
+
+
+def prepare(rs: RunState, logger: Any) -> None:
+    engine, plan, project = rs.engine, rs.plan, rs.project
+    ensure_networks_and_volumes(engine, project, project.services)
+    for b in plan.builds:
+        rs.out.status(",".join(b.services), f"building {', '.join(b.tags)}")
+        t0 = time.monotonic()
+        build_image(engine, b, on_log=lambda line, s=b.services[0]: logger.debug(
+            f"build {s}: {line}"))
+        logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
+    image_ids: dict[str, str] = {}
+    for sp in plan.services:
+        svc = project.services[sp.name]
+        image = sp.image or ""
+        for ref in {image} | {h.image for h in svc.pre_start if h.image}:
+            if not engine.image_exists(ref):
+                engine.pull(ref)
+        rs.images[sp.name] = image
+        image_ids[sp.name] = engine.image_id(image)
+        rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])
+    rs.decisions = converge(
+        plan, observe(rs), image_ids=image_ids, force_recreate=rs.options.force_recreate,
+        no_recreate=rs.options.no_recreate,
+        names={n: container_name(project, project.services[n], oneoff=False)
+               for n in project.services})
+    for d in rs.decisions.values():
+        logger.info(f"converge {d.describe()}")
+
+
+def observe(rs: RunState) -> list[Observed]:
+    """The project's long-running containers as plain data."""
+    wanted = {sp.name for sp in rs.plan.services if sp.kind == "service"}
+    out = []
+    for c in rs.engine.list_containers(rs.project.name, oneoff=False):
+        if c.service not in wanted:
+            continue
+        try:
+            image_id = (rs.engine.inspect(c.id) or {}).get("Image")
+        except Exception:  # noqa: BLE001 - removed meanwhile: it is observed without it
+            image_id = None
+        out.append(Observed(id=c.id, name=c.name, service=c.service, state=c.state,
+                            config_hash=c.labels.get(LABEL_CONFIG_HASH), image_id=image_id))
+    return out

@@ -1,0 +1,113 @@
+"""Long-running service steps: carry out the converge decision (create, replace, start,
+keep: decided before the run by plan/converge.py), and wait for health."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect_compose.errors import Unhealthy
+from prefect_compose.plan.compile import Step
+from prefect_compose.plan.containers import build_spec
+from prefect_compose.plan.converge import Action, Decision
+from prefect_compose.run.state import Cancel, RunState, StepOutcome
+from prefect_compose.run.steps import StepLog, start_slot
+from prefect_compose.units import format_duration
+
+DEFAULT_HEALTHY_TIMEOUT_S = 300.0
+
+
+def start_service(rs: RunState, step: Step, log: StepLog) -> None:
+    name = step.service
+    record = rs.records[step.id]
+    record.started_at = time.monotonic()
+    decision = rs.decisions[name]
+    if decision.action is Action.KEEP:
+        rs.containers[name] = decision.current.id
+        record.outcome = StepOutcome.UNCHANGED
+        rs.out.status(name, "up to date")
+        log.logger.info(f"{decision.current.name} is up to date: left running")
+    elif decision.action is Action.START:
+        cid = decision.current.id
+        rs.containers[name] = cid
+        with start_slot(rs):
+            rs.engine.start(cid)
+        rs.created[cid] = name
+        record.outcome = StepOutcome.STARTED
+        rs.out.status(name, f"started ({decision.current.name})")
+    else:
+        rs.check_abort()
+        cid, spec_name = _create_new(rs, decision, log)
+        record.outcome = StepOutcome.RECREATED if decision.action is Action.REPLACE else \
+            StepOutcome.CREATED
+        rs.out.status(name, f"{record.outcome.value} ({spec_name})")
+        rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
+                              rs.out.emit(name, line, log.output))
+    rs.started[name].set()
+
+
+def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str]:
+    name = decision.service
+    svc = rs.project.services[name]
+    if decision.action is Action.REPLACE:
+        _remove_old(rs, decision, log)
+    spec = build_spec(rs.project, svc, image=rs.images[name], config_hash=decision.want_hash,
+                      oneoff=False, flow_run_id=rs.flow_run_id)
+    with start_slot(rs):
+        cid = rs.engine.create(spec)
+        rs.created[cid] = name
+        rs.engine.start(cid)
+    rs.containers[name] = cid
+    return cid, spec.name or cid[:12]
+
+
+def _remove_old(rs: RunState, decision: Decision, log: StepLog) -> None:
+    grace = rs.grace(decision.service)
+    for c in (decision.current, *decision.others):
+        if c is None:
+            continue
+        log.logger.info(f"replacing {c.name} ({decision.reason})")
+        rs.engine.stop(c.id, grace)
+        rs.engine.remove(c.id, force=True)
+
+
+def wait_healthy(rs: RunState, step: Step, log: StepLog) -> None:
+    name = step.service
+    record = rs.records[step.id]
+    record.started_at = time.monotonic()
+    cid = rs.containers.get(name)
+    if cid is None:
+        raise Cancel(f"{name} has no container")
+    timeout = step.timeout_s or DEFAULT_HEALTHY_TIMEOUT_S
+    rs.out.status(name, f"waiting to be healthy (up to {format_duration(timeout)})")
+    result = rs.engine.wait_healthy(cid, timeout=timeout, abort=rs.abort)
+    if result == "healthy":
+        record.outcome = StepOutcome.OK
+        rs.out.status(name, "healthy")
+        return
+    if result == "aborted":
+        raise Cancel(rs.abort_reason)
+    detail = _health_detail(rs, cid)
+    if result == "none":
+        raise Unhealthy(step.id, f"{name} has no healthcheck configured, so it can never "
+                                 "be service_healthy")
+    if result == "exited":
+        raise Unhealthy(step.id, f"{name} exited before it became healthy{detail}",
+                        tail=rs.engine.logs_tail(cid, 20))
+    if result == "timeout":
+        raise Unhealthy(step.id, f"{name} is unhealthy: not healthy after "
+                                 f"{format_duration(timeout)}{detail}")
+    raise Unhealthy(step.id, f"{name} is unhealthy: its healthcheck gave up{detail}")
+
+
+def _health_detail(rs: RunState, cid: str) -> str:
+    try:
+        log: list[Any] = (rs.engine.inspect(cid).get("State", {}).get("Health") or {}).get(
+            "Log") or []
+    except Exception:  # noqa: BLE001
+        return ""
+    if not log:
+        return ""
+    last = log[-1]
+    out = (last.get("Output") or "").strip().splitlines()
+    return f" (last check exit {last.get('ExitCode')}: {out[-1] if out else 'no output'})"
