@@ -58,8 +58,13 @@ def _spawn(file: Path, project: str, env: dict, log: Path) -> tuple[subprocess.P
     t = time.time()
     proc = subprocess.Popen([*ours_command(), "-p", project, "-f", str(file), "up"],
                             cwd=file.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, preexec_fn=_default_sigint)
     return proc, t
+
+
+def _default_sigint() -> None:
+    # a shell runs background jobs with SIGINT ignored, and Python keeps it ignored
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _latest(evs, action, service=None):
