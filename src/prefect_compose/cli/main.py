@@ -34,6 +34,34 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="enable services of this profile (repeatable)")
 
 
+def _up_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--force-recreate", action="store_true",
+                   help="recreate long-running containers even if unchanged")
+    g.add_argument("--no-recreate", action="store_true",
+                   help="never recreate existing long-running containers")
+    p.add_argument("--no-rollback", action="store_true",
+                   help="when the deployment fails, keep the new containers of the services "
+                        "it replaced instead of putting the previous ones back")
+    p.add_argument("--wait-lock", metavar="D", default=None,
+                   help="wait up to D for a deployment of the project in progress (default: "
+                        "fail at once, naming it)")
+
+
+def _deploy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pool", default=None, metavar="NAME",
+                   help="process work pool to run them (default: docker-host; created when "
+                        "missing)")
+    p.add_argument("--cron", metavar="CRON", help="also redeploy compose-up on this schedule")
+    p.add_argument("--timezone", metavar="TZ", help="timezone of --cron (default UTC)")
+    p.add_argument("--block", metavar="NAME",
+                   help="save the project as this compose-project block and name it by the "
+                        "block in the deployments")
+    p.add_argument("--docker-host-block", metavar="NAME",
+                   help="the prefect-docker DockerHost block that reaches this project's engine")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prefect-compose",
@@ -51,20 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "mermaid"), default="text")
     p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
 
-    p = add("up", "deploy the project as one Prefect flow run")
-    p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--force-recreate", action="store_true",
-                   help="recreate long-running containers even if unchanged")
-    g.add_argument("--no-recreate", action="store_true",
-                   help="never recreate existing long-running containers")
-    p.add_argument("--no-rollback", action="store_true",
-                   help="when the deployment fails, keep the new containers of the services "
-                        "it replaced instead of putting the previous ones back")
-    p.add_argument("--wait-lock", metavar="D", default=None,
-                   help="wait up to D for a deployment of the project in progress (default: "
-                        "fail at once, naming it)")
-
+    _up_options(add("up", "deploy the project as one Prefect flow run"))
     p = add("down", "remove the project's containers and networks")
     p.add_argument("-v", "--volumes", action="store_true", help="remove named volumes too")
 
@@ -91,18 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
 
-    p = add("deploy", "register the project's Prefect deployments on the server in use")
-    p.add_argument("--pool", default=None, metavar="NAME",
-                   help="process work pool to run them (default: docker-host; created when "
-                        "missing)")
-    p.add_argument("--cron", metavar="CRON", help="also redeploy compose-up on this schedule")
-    p.add_argument("--timezone", metavar="TZ", help="timezone of --cron (default UTC)")
-    p.add_argument("--block", metavar="NAME",
-                   help="save the project as this compose-project block and name it by the "
-                        "block in the deployments")
-    p.add_argument("--docker-host-block", metavar="NAME",
-                   help="the prefect-docker DockerHost block that reaches this project's engine")
-
+    _deploy_options(add("deploy", "register the project's Prefect deployments on the server "
+                                  "in use"))
     p = sub.add_parser("server", help="manage the kept local Prefect server",
                        description="start, stop or show the local Prefect server every "
                                    "command uses when it is up")

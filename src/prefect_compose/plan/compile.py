@@ -159,15 +159,7 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
     completion_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
                           if d.condition == "service_completed_successfully"}
     jobs = {n for n, s in services.items() if is_job(s, completion_targets)}
-    if job_timeout_s is not None and job_timeout_s <= 0:
-        raise InputError("must be a positive duration", path="--job-timeout")
-    top = project.x_prefect.job_timeout_s
-    if top is not None and top <= 0:
-        raise InputError("must be a positive duration", file=project.files[0],
-                         path="x-prefect.job_timeout")
-    default_job_timeout = (job_timeout_s if job_timeout_s is not None
-                           else top if top is not None else DEFAULT_JOB_TIMEOUT_S)
-
+    default_job_timeout = _default_job_timeout(project, job_timeout_s)
     healthy_targets = {dep for s in services.values() for dep, d in s.depends_on.items()
                        if d.condition == "service_healthy"}
     steps: dict[str, Step] = {}
@@ -178,59 +170,96 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
         if kind == "job" and svc.x_prefect.schedule is not None:
             plans.append(_scheduled_plan(project, svc, default_job_timeout))
             continue
-        effective: dict[str, str] = {}
-        edges: list[Edge] = []
-        for dep_name in sorted(svc.depends_on):
-            dep = svc.depends_on[dep_name]
-            cond = dep.condition
-            if dep.short_form and dep_name in jobs:
-                cond = "service_completed_successfully"
-            effective[dep_name] = cond
-            if dep_name not in services:
-                continue  # optional, and switched off by its profiles: nothing to wait for
-            target = f"{dep_name}: healthy" if cond == "service_healthy" else dep_name
-            edges.append(Edge(step=target, service=dep_name, condition=cond,
-                              required=dep.required))
-        timeout = None
-        if kind == "job":
-            timeout = svc.x_prefect.timeout_s or default_job_timeout
-        step_ids: list[str] = []
-        upstream = tuple(edges)
-        for i, hook in enumerate(svc.pre_start):
-            sid = f"{name}: pre_start[{i}]"
-            steps[sid] = Step(id=sid, service=name, kind="pre_start", upstream=upstream,
-                              timeout_s=svc.x_prefect.timeout_s or default_job_timeout,
-                              hook_index=i)
-            step_ids.append(sid)
-            upstream = (Edge(step=sid, service=name,
-                             condition="service_completed_successfully"),)
-        main_kind = {"job": "job", "service": "start", "provider": "provider"}[kind]
-        steps[name] = Step(id=name, service=name, kind=main_kind, upstream=upstream,
-                           timeout_s=timeout)
-        step_ids.append(name)
-        healthy_timeout = None
-        if name in healthy_targets:
-            healthy_timeout = svc.x_prefect.healthy_timeout_s or derived_healthy_timeout(svc)
-            if svc.healthcheck is not None and svc.healthcheck.disable:
-                raise InputError(
-                    f'"{name}" has its healthcheck disabled, so service_healthy can never hold',
-                    file=svc.source_file, path=f"services.{name}.healthcheck")
-            sid = f"{name}: healthy"
-            steps[sid] = Step(id=sid, service=name, kind="health",
-                              upstream=(Edge(step=name, service=name,
-                                             condition="service_started"),),
-                              timeout_s=healthy_timeout)
-            step_ids.append(sid)
-        plans.append(ServicePlan(
-            name=name, kind=kind, image=image_of(project, svc), depends_on=effective,
-            timeout_s=timeout, healthy_timeout_s=healthy_timeout,
-            retries=svc.x_prefect.retries if kind == "job" else 0,
-            retry_delay_s=svc.x_prefect.retry_delay_s, config_hash=config_hash(svc),
-            steps=tuple(step_ids)))
+        plans.append(_service_steps(project, svc, kind, jobs, name in healthy_targets,
+                                    default_job_timeout, steps))
+    used_networks = sorted({project.networks[n].name for s in services.values()
+                            for n in s.networks})
+    used_volumes = sorted({project.volumes[m.source].name for s in services.values()
+                           for m in s.volumes if m.type == "volume" and m.source})
+    _mark_optional_jobs(steps)
+    return Plan(
+        project=project.name, working_dir=project.working_dir, files=project.files,
+        services=tuple(plans), steps=_topological(steps), builds=_builds(project),
+        networks=tuple(used_networks), volumes=tuple(used_volumes),
+        concurrency=project.x_prefect.concurrency, warnings=project.warnings)
 
+
+def _default_job_timeout(project: Project, job_timeout_s: float | None) -> float:
+    if job_timeout_s is not None and job_timeout_s <= 0:
+        raise InputError("must be a positive duration", path="--job-timeout")
+    top = project.x_prefect.job_timeout_s
+    if top is not None and top <= 0:
+        raise InputError("must be a positive duration", file=project.files[0],
+                         path="x-prefect.job_timeout")
+    return (job_timeout_s if job_timeout_s is not None
+            else top if top is not None else DEFAULT_JOB_TIMEOUT_S)
+
+
+def _effective_edges(svc: Service, services: dict, jobs: set[str]
+                     ) -> tuple[dict[str, str], list[Edge]]:
+    """The effective condition of each dependency (short form on a job: completed), and the
+    edges to wait on (an optional dependency switched off by its profiles has none)."""
+    effective: dict[str, str] = {}
+    edges: list[Edge] = []
+    for dep_name in sorted(svc.depends_on):
+        dep = svc.depends_on[dep_name]
+        cond = dep.condition
+        if dep.short_form and dep_name in jobs:
+            cond = "service_completed_successfully"
+        effective[dep_name] = cond
+        if dep_name not in services:
+            continue
+        target = f"{dep_name}: healthy" if cond == "service_healthy" else dep_name
+        edges.append(Edge(step=target, service=dep_name, condition=cond,
+                          required=dep.required))
+    return effective, edges
+
+
+def _service_steps(project: Project, svc: Service, kind: str, jobs: set[str], healthy: bool,
+                   default_job_timeout: float, steps: dict[str, Step]) -> ServicePlan:
+    """Add the service's steps (pre_start hooks, its start or job, its health wait) to
+    ``steps`` and return its ServicePlan."""
+    name = svc.name
+    effective, edges = _effective_edges(svc, project.services, jobs)
+    timeout = (svc.x_prefect.timeout_s or default_job_timeout) if kind == "job" else None
+    step_ids: list[str] = []
+    upstream = tuple(edges)
+    for i, _hook in enumerate(svc.pre_start):
+        sid = f"{name}: pre_start[{i}]"
+        steps[sid] = Step(id=sid, service=name, kind="pre_start", upstream=upstream,
+                          timeout_s=svc.x_prefect.timeout_s or default_job_timeout,
+                          hook_index=i)
+        step_ids.append(sid)
+        upstream = (Edge(step=sid, service=name, condition="service_completed_successfully"),)
+    main_kind = {"job": "job", "service": "start", "provider": "provider"}[kind]
+    steps[name] = Step(id=name, service=name, kind=main_kind, upstream=upstream,
+                       timeout_s=timeout)
+    step_ids.append(name)
+    healthy_timeout = None
+    if healthy:
+        healthy_timeout = svc.x_prefect.healthy_timeout_s or derived_healthy_timeout(svc)
+        if svc.healthcheck is not None and svc.healthcheck.disable:
+            raise InputError(
+                f'"{name}" has its healthcheck disabled, so service_healthy can never hold',
+                file=svc.source_file, path=f"services.{name}.healthcheck")
+        sid = f"{name}: healthy"
+        steps[sid] = Step(id=sid, service=name, kind="health",
+                          upstream=(Edge(step=name, service=name, condition="service_started"),),
+                          timeout_s=healthy_timeout)
+        step_ids.append(sid)
+    return ServicePlan(
+        name=name, kind=kind, image=image_of(project, svc), depends_on=effective,
+        timeout_s=timeout, healthy_timeout_s=healthy_timeout,
+        retries=svc.x_prefect.retries if kind == "job" else 0,
+        retry_delay_s=svc.x_prefect.retry_delay_s, config_hash=config_hash(svc),
+        steps=tuple(step_ids))
+
+
+def _builds(project: Project) -> tuple[BuildSpec, ...]:
+    """One build per distinct (context, dockerfile, inline, args, target), with every tag."""
     builds: dict[str, dict[str, Any]] = {}
-    for name in sorted(services):
-        svc = services[name]
+    for name in sorted(project.services):
+        svc = project.services[name]
         if svc.build is None:
             continue
         key = json.dumps([svc.build.context, svc.build.dockerfile, svc.build.dockerfile_inline,
@@ -244,10 +273,12 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
         if tag not in b["tags"]:
             b["tags"].append(tag)
         b["services"].append(name)
-    used_networks = sorted({project.networks[n].name for s in services.values()
-                            for n in s.networks})
-    used_volumes = sorted({project.volumes[m.source].name for s in services.values()
-                           for m in s.volumes if m.type == "volume" and m.source})
+    return tuple(BuildSpec(**{**b, "tags": tuple(b["tags"]), "services": tuple(b["services"])})
+                 for b in builds.values())
+
+
+def _mark_optional_jobs(steps: dict[str, Step]) -> None:
+    """A job that only `required: false` dependents wait on may fail with a warning."""
     edges_to: dict[str, list[Edge]] = {}
     for st in steps.values():
         for e in st.upstream:
@@ -256,13 +287,6 @@ def compile_plan(project: Project, *, job_timeout_s: float | None = None) -> Pla
         into = edges_to.get(sid, [])
         if st.kind == "job" and into and not any(e.required for e in into):
             steps[sid] = st.model_copy(update={"optional": True})
-    return Plan(
-        project=project.name, working_dir=project.working_dir, files=project.files,
-        services=tuple(plans), steps=_topological(steps),
-        builds=tuple(BuildSpec(**{**b, "tags": tuple(b["tags"]),
-                                  "services": tuple(b["services"])}) for b in builds.values()),
-        networks=tuple(used_networks), volumes=tuple(used_volumes),
-        concurrency=project.x_prefect.concurrency, warnings=project.warnings)
 
 
 def _scheduled_plan(project: Project, svc: Service, default_timeout: float) -> ServicePlan:
