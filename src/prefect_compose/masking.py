@@ -41,7 +41,8 @@ MIN_LEN = 8
 
 _WORDS = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIAL")
 _PARTS = ("KEY", "APIKEY", "PASS", "PWD", "PRIVATEKEY", "ACCESSKEY")
-_SECRET_NAME = re.compile(
+_SECRET_NAME = re.compile(  # PWD/OLDPWD are the shell's working directories, not passwords
+    r"(?!(?i:(?:OLD)?PWD)(?![A-Za-z0-9_]))"
     rf"(?i:[A-Z0-9_]*(?:{'|'.join(_WORDS)})[A-Z0-9_]*"
     rf"|(?:[A-Z0-9]+_)*(?:{'|'.join(_PARTS)})(?:_[A-Z0-9]+)*)")
 
