@@ -16,6 +16,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from prefect_compose.errors import InputError
+from prefect_compose.load import secrets as _secrets
+from prefect_compose.run.secret_blocks import read_secret_block
+
+_secrets.set_reader(read_secret_block)  # imports Prefect only when a block is read
 
 
 @dataclass(frozen=True)

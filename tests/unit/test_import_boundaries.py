@@ -37,6 +37,4 @@ def test_compiler_stages_must_not_name_docker_or_prefect_in_their_imports():
                 if s.startswith(("import docker", "from docker", "import prefect ",
                                  "from prefect ", "from prefect.")) or s == "import prefect":
                     offenders.append(f"{path.relative_to(root)}:{n}: {s}")
-    # load/secrets.py reads Prefect Secret blocks lazily, only when x-prefect.secrets is used
-    offenders = [o for o in offenders if not o.startswith("load/secrets.py")]
     assert offenders == []

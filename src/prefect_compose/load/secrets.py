@@ -10,7 +10,6 @@ variable stays Prefect-free. Every value read is registered with the masker.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -19,6 +18,18 @@ from prefect_compose import masking
 from prefect_compose.errors import InputError
 
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_reader: Callable[[str], str] | None = None
+
+
+def set_reader(reader: Callable[[str], str]) -> None:
+    """Register the function that reads a Secret block's value by its name."""
+    global _reader
+    _reader = reader
+
+
+def _no_reader(name: str) -> str:
+    raise RuntimeError("no Secret block reader is registered (load through "
+                       "prefect_compose.project.load_and_compile)")
 
 
 def declared(doc: Any, shown: str) -> dict[str, tuple[str, str]]:
@@ -49,7 +60,7 @@ class SecretEnv(Mapping[str, str]):
         self._base = base
         self._blocks = blocks
         self._cache = cache
-        self._reader = reader or read_secret_block
+        self._reader = reader or _reader or _no_reader
 
     def __getitem__(self, name: str) -> str:
         if name in self._base:
@@ -81,15 +92,3 @@ class SecretEnv(Mapping[str, str]):
 def with_blocks(env: Mapping[str, str], blocks: Mapping[str, tuple[str, str]],
                 cache: dict[str, str]) -> Mapping[str, str]:
     return SecretEnv(env, blocks, cache) if blocks else env
-
-
-def read_secret_block(name: str) -> str:
-    """The value of the Prefect Secret block ``name`` (JSON values as JSON text), from the
-    server in use: ``PREFECT_API_URL``, else the kept local server when it is up."""
-    from prefect_compose.cli.server import configure_environment
-
-    configure_environment()
-    from prefect.blocks.system import Secret  # lazy: only when a declared ${VAR} is used
-
-    value = Secret.load(name).get()
-    return value if isinstance(value, str) else json.dumps(value)
