@@ -8,8 +8,10 @@ ever touch containers that carry this project's labels.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
+from collections.abc import Iterator
 
 from prefect_compose.errors import InputError, RunError
 from prefect_compose.project import ProjectOptions, load, load_and_compile
@@ -132,12 +134,23 @@ def _project_name(args: argparse.Namespace, project) -> str:
     return project.name if project is not None else args.project_name
 
 
-def cmd_down(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _project_engine(args: argparse.Namespace, reap: bool = True) -> Iterator[tuple]:
+    """(project or None, project name, engine) for down/ps/logs; with ``reap``, leftover job
+    containers of dead runs are removed first (and said). The engine is closed after."""
     project = _project_only(args)
     name = _project_name(args, project)
     engine = _engine()
     try:
-        _reap(engine, name)
+        if reap:
+            _reap(engine, name)
+        yield project, name, engine
+    finally:
+        engine.close()
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    with _project_engine(args) as (project, name, engine):
         containers = engine.list_containers(name)
         threads = []
         for c in containers:
@@ -156,8 +169,6 @@ def cmd_down(args: argparse.Namespace) -> int:
         if args.volumes:
             for v in engine.remove_project_volumes(name):
                 print(f"removed volume {v}", file=sys.stderr)
-    finally:
-        engine.close()
     return 0
 
 
@@ -168,17 +179,11 @@ def _stop_remove(engine, c, grace: float) -> None:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    project = _project_only(args)
-    name = _project_name(args, project)
-    engine = _engine()
-    try:
-        _reap(engine, name)
+    with _project_engine(args) as (project, name, engine):
         rows = [("NAME", "SERVICE", "STATE", "HEALTH", "EXIT CODE")]
         for c in sorted(engine.list_containers(name), key=lambda c: (c.service or "", c.name)):
             rows.append((c.name, c.service or "", c.state or "", c.health or "",
                          "" if c.state == "running" or c.exit_code is None else str(c.exit_code)))
-    finally:
-        engine.close()
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
@@ -186,10 +191,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    project = _project_only(args)
-    name = _project_name(args, project)
-    engine = _engine()
-    try:
+    with _project_engine(args, reap=False) as (project, name, engine):
         containers = engine.list_containers(name, oneoff=False)
         if args.services:
             unknown = set(args.services) - {c.service for c in containers} - (
@@ -201,8 +203,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
         for c in sorted(containers, key=lambda c: c.service or ""):
             for line in engine.logs_tail(c.id, None).splitlines():
                 print(f"{c.service:<{width}} | {line}")
-    finally:
-        engine.close()
     return 0
 
 
