@@ -168,6 +168,31 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         result = self._containers_with(wanted, all=all, what=f"containers of project {project}")
         return sorted(result, key=lambda c: (c.service or "", c.number or 0, c.name))
 
+    def container_rows(self, project: str, oneoff: bool | None = None) -> list[dict]:
+        """The project's containers as one list call reports them (no inspect each): ``Id``,
+        ``Names``, ``State``, ``ImageID``, ``Labels``, ... (what converge observes)."""
+        wanted = {LABEL_PROJECT: project}
+        if oneoff is not None:
+            wanted[LABEL_ONEOFF] = "True" if oneoff else "False"
+        with translated(f"list containers of project {project}"):
+            rows = self._api.containers(all=True, filters={
+                "label": [f"{k}={v}" for k, v in wanted.items()]})
+        return [r for r in rows
+                if all((r.get("Labels") or {}).get(k) == v for k, v in wanted.items())]
+
+    def rows_named(self, names: Sequence[str]) -> dict[str, dict]:
+        """{name: list row} of the containers holding exactly these names, in one call."""
+        if not names:
+            return {}
+        with translated("list containers by name"):
+            rows = self._api.containers(all=True, filters={"name": list(names)})
+        wanted, out = set(names), {}
+        for r in rows:
+            for n in r.get("Names") or []:
+                if n.lstrip("/") in wanted:
+                    out[n.lstrip("/")] = r
+        return out
+
     def list_containers_by_label(self, labels: Mapping[str, str]) -> list[ContainerInfo]:
         """Containers carrying all of ``labels`` (used to clean up by flow run id)."""
         return self._containers_with(labels, all=True, what="containers")

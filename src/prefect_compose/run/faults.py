@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from prefect_compose.engine import Engine
-from prefect_compose.errors import EngineError, ResourceNotFound
+from prefect_compose.errors import EngineError
 from prefect_compose.plan.labels import LABEL_PROJECT, LABEL_SERVICE
 from prefect_compose.errors import RunError
 from prefect_compose.model.types import Project
@@ -40,15 +40,21 @@ def missing_images(engine: Engine, project: Project, plan: Plan) -> list[str]:
     """Pull what a step needs and is neither on the engine nor built; the problems left."""
     built = {t for b in plan.builds for t in b.tags}
     problems = []
+    present: set[str] = set()  # one check per image, not per service
     for name in _step_services(plan):
         svc = project.services[name]
         refs = {plan.service(name).image or ""} | {h.image for h in svc.pre_start if h.image}
         for ref in sorted(refs - built):
             if not ref:
                 problems.append(f"service {name}: no image and nothing to build")
-            elif not engine.image_exists(ref):
+            elif ref in present:
+                continue
+            elif engine.image_exists(ref):
+                present.add(ref)
+            else:
                 try:
                     engine.pull(ref)
+                    present.add(ref)
                 except EngineError as exc:
                     problems.append(f"service {name}: image {ref} is missing and cannot be "
                                     f"built or pulled ({_short(exc)})")
@@ -56,26 +62,23 @@ def missing_images(engine: Engine, project: Project, plan: Plan) -> list[str]:
 
 
 def foreign_names(engine: Engine, project: Project, plan: Plan) -> list[str]:
-    """Long-running services whose container name a container outside the project holds."""
+    """Long-running services whose container name a container outside the project holds
+    (one list call for all the names)."""
+    names = {sp.name: container_name(project, project.services[sp.name], oneoff=False)
+             for sp in plan.services if sp.kind == "service" and sp.steps}
+    holders = engine.rows_named(sorted(names.values()))
     problems = []
-    for sp in plan.services:
-        if sp.kind != "service" or not sp.steps:
+    for service, name in names.items():
+        row = holders.get(name)
+        if row is None:
             continue
-        svc = project.services[sp.name]
-        name = container_name(project, svc, oneoff=False)
-        try:
-            data = engine.inspect(name)
-        except ResourceNotFound:
-            continue
-        if data.get("Name", "").lstrip("/") != name:
-            continue  # the engine matched an id prefix, not the name
-        labels = (data.get("Config") or {}).get("Labels") or {}
-        if labels.get(LABEL_PROJECT) == project.name and labels.get(LABEL_SERVICE) == sp.name:
+        labels = row.get("Labels") or {}
+        if labels.get(LABEL_PROJECT) == project.name and labels.get(LABEL_SERVICE) == service:
             continue
         owner = labels.get(LABEL_PROJECT)
         whose = f"project {owner}" if owner else "no compose project"
-        problems.append(f"service {sp.name}: the container name {name} is taken by a "
-                        f"container of {whose} ({data['Id'][:12]}), not ours; it was left "
+        problems.append(f"service {service}: the container name {name} is taken by a "
+                        f"container of {whose} ({row['Id'][:12]}), not ours; it was left "
                         "alone")
     return problems
 

@@ -33,10 +33,12 @@ from prefect_compose.run.milestones import Milestones, task_tags
 from prefect_compose.run.prepare import prepare
 from prefect_compose.run.reaper import reap
 from prefect_compose.run.report import publish_plan, publish_summary
+from prefect_compose.run.schedule import Scheduler
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
-from prefect_compose.run.steps import JOB_KINDS, StepLog, execute
+from prefect_compose.run.steps import StepLog, execute
 
 _RUNS: dict[str, RunState] = {}
+_PRELOADED: dict[str, tuple] = {}  # see preload()
 _MILESTONES: dict[str, Milestones] = {}
 _output_logger = logging.getLogger("prefect_compose.output")
 
@@ -113,18 +115,13 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     of it in progress is waited for up to `wait_lock` (default: fail at once, naming it)."""
     from prefect.runtime import flow_run
 
-    from prefect_compose.blocks.compose_project import project_options
-    from prefect_compose.project import load_and_compile
     from prefect_compose.units import parse_duration
 
     logger = get_run_logger()
-    options = project_options(block, project_dir=project_dir, files=files,
-                              project_name=project_name, profiles=profiles,
-                              env_files=env_files, job_timeout=job_timeout,
-                              docker_host_block=docker_host_block)
-    project, plan = load_and_compile(options)
-    refuse_providers(plan)
-    engine = Engine.connect(options.docker_host_block)
+    named = dict(project_dir=project_dir, files=files, project_name=project_name,
+                 profiles=profiles, env_files=env_files, job_timeout=job_timeout,
+                 docker_host_block=docker_host_block, block=block)
+    project, plan, engine = _loaded(named)
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=str(flow_run.id or uuid.uuid4()),
                   options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
@@ -160,6 +157,33 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         engine.close()
 
 
+def preload(named: dict[str, Any], project: Any, plan: Any, engine: Engine) -> None:
+    """The CLI loaded, compiled (and refused providers) and connected already: a flow run
+    named by the same parameters in this process takes them over instead of doing it
+    again."""
+    _PRELOADED["up"] = (named, project, plan, engine)
+
+
+def _loaded(named: dict[str, Any]) -> tuple[Any, Any, Engine]:
+    pre = _PRELOADED.pop("up", None)
+    if pre is not None:
+        if pre[0] == named:
+            return pre[1], pre[2], pre[3]
+        pre[3].close()
+    from prefect_compose.project import ProjectOptions, load_and_compile
+
+    params = {k: v for k, v in named.items() if k != "block"}
+    if named["block"]:  # prefect-docker is imported only for a block
+        from prefect_compose.blocks.compose_project import project_options
+
+        options = project_options(named["block"], **params)
+    else:
+        options = ProjectOptions.from_parameters(**params)
+    project, plan = load_and_compile(options)
+    refuse_providers(plan)
+    return project, plan, Engine.connect(options.docker_host_block)
+
+
 def _say(rs: RunState, logger: Any):
     """Lock and reaper lines: on the terminal and in the flow run's logs."""
     api_logger = _api_logger_for(logger)
@@ -171,16 +195,16 @@ def _say(rs: RunState, logger: Any):
 
 
 def _execute(rs: RunState, logger: Any) -> State:
-    futures = _submit(rs)
+    scheduler = Scheduler(rs, lambda step, wait_for: _submit_step(rs, step, wait_for))
     interrupted: BaseException | None = None
     try:
-        _wait_all(futures)
+        scheduler.run()
     except BaseException as exc:  # KeyboardInterrupt, TerminationSignal: stop what we started
         interrupted = exc
         rs.fail("interrupted", cancelled=True)
         rs.out.status("up", "interrupted: stopping what this deployment started")
         try:
-            _wait_all(futures, deadline=time.monotonic() + rs.max_grace() + 15)
+            scheduler.run(deadline=time.monotonic() + rs.max_grace() + 15)
         except BaseException:  # noqa: BLE001 - a second Ctrl-C: go straight to cleanup
             pass
     v = wind_up(rs, logger)
@@ -205,39 +229,14 @@ def _finished(rs: RunState, v: Any) -> None:
                                 exit_code=failed.exit_code if failed else None)
 
 
-def _submit(rs: RunState) -> dict[str, Any]:
-    futures: dict[str, Any] = {}
-    for step in rs.plan.steps:
-        wait_for = []
-        for e in step.upstream:
-            target = rs.plan.step(e.step)
-            if target.kind in JOB_KINDS and e.condition == "service_started":
-                continue  # waited on as an event inside the task
-            fut = futures[e.step]
-            wait_for.append(fut if e.required else allow_failure(fut))
-        futures[step.id] = run_step.with_options(
-            name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step),
-            tags=task_tags(rs.plan, step)).submit(
-            rs.id, step.id, wait_for=wait_for)
-    return futures
-
-
-def _wait_all(futures: dict[str, Any], deadline: float | None = None) -> None:
-    pending = list(futures.values())
-    while pending:
-        if deadline is not None and time.monotonic() > deadline:
-            return
-        pending = [f for f in pending if not _is_final(f)]
-        if pending:
-            pending[0].wait(timeout=0.2)
-
-
-def _is_final(fut: Any) -> bool:
-    try:
-        state = fut.state
-    except Exception:  # noqa: BLE001
-        return False
-    return state.is_final() or (state.is_pending() and state.name == "NotReady")
+def _submit_step(rs: RunState, step: Step, wait_for: list[Any]) -> Any:
+    """One task run for the step, submitted once its upstreams are done (run/schedule.py):
+    ``wait_for`` (done already) only draws the graph's edges in the UI; whether a failed
+    upstream cancels the step is the step's own decision (run/steps.py)."""
+    return run_step.with_options(
+        name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step),
+        tags=task_tags(rs.plan, step)).submit(
+        rs.id, step.id, wait_for=[allow_failure(f) for f in wait_for])
 
 
 def _backstop(rs: RunState, step: Step) -> float | None:

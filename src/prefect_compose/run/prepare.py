@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prefect_compose.plan.labels import LABEL_CONFIG_HASH
+from prefect_compose.plan.labels import LABEL_CONFIG_HASH, LABEL_SERVICE
 from prefect_compose.engine.images import build_image
 from prefect_compose.engine.resources import ensure_networks_and_volumes
 from prefect_compose.plan.containers import container_name
@@ -24,14 +24,24 @@ def prepare(rs: RunState, logger: Any) -> None:
             f"build {s}: {line}"))
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
     image_ids: dict[str, str] = {}
+    ids_by_ref: dict[str, str] = {}  # one inspect per image, not two per service
+
+    def image_id(ref: str) -> str:
+        if ref not in ids_by_ref:
+            found = engine.image_id(ref)
+            if not found:
+                engine.pull(ref)
+                found = engine.image_id(ref)
+            ids_by_ref[ref] = found
+        return ids_by_ref[ref]
+
     for sp in plan.services:
         svc = project.services[sp.name]
         image = sp.image or ""
-        for ref in {image} | {h.image for h in svc.pre_start if h.image}:
-            if not engine.image_exists(ref):
-                engine.pull(ref)
+        for ref in {h.image for h in svc.pre_start if h.image}:
+            image_id(ref)
         rs.images[sp.name] = image
-        image_ids[sp.name] = engine.image_id(image)
+        image_ids[sp.name] = image_id(image)
         rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])
     # after the builds and images: a build or image that fails leaves nothing created
     ensure_networks_and_volumes(engine, project, project.services)
@@ -45,16 +55,18 @@ def prepare(rs: RunState, logger: Any) -> None:
 
 
 def observe(rs: RunState) -> list[Observed]:
-    """The project's long-running containers as plain data."""
+    """The project's long-running containers as plain data, from one list call (Compose
+    does the same): no inspect per container."""
     wanted = {sp.name for sp in rs.plan.services if sp.kind == "service"}
     out = []
-    for c in rs.engine.list_containers(rs.project.name, oneoff=False):
-        if c.service not in wanted:
+    for row in rs.engine.container_rows(rs.project.name, oneoff=False):
+        labels = row.get("Labels") or {}
+        service = labels.get(LABEL_SERVICE)
+        if service not in wanted:
             continue
-        try:
-            image_id = (rs.engine.inspect(c.id) or {}).get("Image")
-        except Exception:  # noqa: BLE001 - removed meanwhile: it is observed without it
-            image_id = None
-        out.append(Observed(id=c.id, name=c.name, service=c.service, state=c.state,
-                            config_hash=c.labels.get(LABEL_CONFIG_HASH), image_id=image_id))
+        names = row.get("Names") or []
+        out.append(Observed(id=row["Id"], name=names[0].lstrip("/") if names else row["Id"],
+                            service=service, state=row.get("State", ""),
+                            config_hash=labels.get(LABEL_CONFIG_HASH),
+                            image_id=row.get("ImageID") or None))
     return out

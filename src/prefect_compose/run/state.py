@@ -80,6 +80,19 @@ class Cancel(Exception):
     """A step stopped because the deployment is being aborted."""
 
 
+class Signal(threading.Event):
+    """An event that also sets ``wake`` when it is set: the scheduler (run/schedule.py)
+    sleeps on that one event instead of polling every step's."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake.set()
+
+
 @dataclass
 class RunState:
     """What one deployment shares between its steps (looked up by id, never pickled)."""
@@ -89,7 +102,8 @@ class RunState:
     flow_run_id: str
     options: Options
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    abort: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # any Signal below was set
+    abort: threading.Event = field(init=False)
     finished: threading.Event = field(default_factory=threading.Event)
     abort_reason: str = ""
     cancelled: bool = False
@@ -107,10 +121,11 @@ class RunState:
     out: Output = field(init=False)
 
     def __post_init__(self) -> None:
+        self.abort = Signal(self.wake)
         for s in self.plan.services:
-            self.started[s.name] = threading.Event()
+            self.started[s.name] = Signal(self.wake)
         for st in self.plan.steps:
-            self.done[st.id] = threading.Event()
+            self.done[st.id] = Signal(self.wake)
             self.records[st.id] = StepRecord(service=st.service, step=st.id, kind=st.kind)
         if self.plan.concurrency:
             self.start_slots = threading.Semaphore(self.plan.concurrency)

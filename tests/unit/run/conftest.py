@@ -2,8 +2,8 @@
 are dicts, jobs exit with scripted codes, and nothing needs Docker or Prefect.
 
 ``deploy(compose_yaml, ...)`` runs a deployment the way the flow does, without Prefect: the
-preparation, one thread per step through ``steps.execute`` (which waits for its upstream steps
-itself), then the wind-up and the verdict.
+preparation, the scheduler (run/schedule.py) submitting each step to a pool of 4 threads once
+its upstreams are done (a step never waits in a thread), then the wind-up and the verdict.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,14 @@ class FakeEngine:
         return sorted((self.info(c.id) for c in list(self.containers.values())
                        if _matches(c, want)), key=lambda i: (i.service or "", i.name))
 
+    def container_rows(self, project: str, oneoff: bool | None = None) -> list[dict]:
+        want = {LABEL_PROJECT: project}
+        if oneoff is not None:
+            want[LABEL_ONEOFF] = "True" if oneoff else "False"
+        return [{"Id": c.id, "Names": [f"/{c.name}"], "State": c.state,
+                 "ImageID": c.image_id, "Labels": dict(c.labels)}
+                for c in list(self.containers.values()) if _matches(c, want)]
+
     def list_containers_by_label(self, labels: dict[str, str]) -> list[Info]:
         return [self.info(c.id) for c in list(self.containers.values()) if _matches(c, labels)]
 
@@ -244,6 +253,7 @@ def deploy(tmp_path):
     from prefect_compose.plan.compile import compile_plan
     from prefect_compose.run.cleanup import wind_up
     from prefect_compose.run.prepare import prepare
+    from prefect_compose.run.schedule import Scheduler
     from prefect_compose.run.state import Options, RunState
     from prefect_compose.run.steps import StepLog, execute
 
@@ -255,15 +265,18 @@ def deploy(tmp_path):
                       flow_run_id="flow-run-1", options=Options(echo=False, **options))
         logger = ListLogger()
         prepare(rs, logger)
-        threads = [threading.Thread(target=execute, args=(rs, s.id, StepLog(logger)),
-                                    daemon=True) for s in rs.plan.steps]
-        for t in threads:
-            t.start()
+        pool = ThreadPoolExecutor(max_workers=4)
+        scheduler = Scheduler(rs, lambda step, wait_for: pool.submit(
+            execute, rs, step.id, StepLog(logger)))
+        finished: list[bool] = []
+        thread = threading.Thread(target=lambda: finished.append(
+            scheduler.run(deadline=time.monotonic() + 30)), daemon=True)
+        thread.start()
         if interrupt_when is not None:
             _interrupt(rs, interrupt_when)
-        for t in threads:
-            t.join(timeout=30)
-        assert not any(t.is_alive() for t in threads), "a step never ended"
+        thread.join(timeout=35)
+        pool.shutdown(wait=False)
+        assert finished == [True], "a step never ended"
         run = FakeRun(rs, engine, logger)
         run.verdict = wind_up(rs, logger)
         return run
