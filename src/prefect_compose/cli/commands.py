@@ -77,21 +77,25 @@ def cmd_up(args: argparse.Namespace) -> int:
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     engine = _engine()  # fails fast (exit 1) when the engine does not answer
-    engine.close()
+    try:
+        from prefect_compose.cli.server import configure_environment
 
-    from prefect_compose.cli.server import configure_environment
-
-    configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
-    _quiet_prefect_console()
-    from prefect_compose.run.flow import compose_up
-
+        configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
+        _quiet_prefect_console()
+        from prefect_compose.run.flow import compose_up, preload
+    except BaseException:
+        engine.close()
+        raise
+    named = dict(project_dir=project.working_dir,
+                 files=[os.path.abspath(f) for f in project.files],
+                 project_name=project.name, profiles=list(args.profiles) or None,
+                 env_files=[os.path.abspath(e) for e in args.env_files] or None,
+                 job_timeout=args.job_timeout, docker_host_block=None, block=None)
+    preload(named, project, plan, engine)  # the flow run does not load or connect again
     try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
         state = compose_up(
-            project_dir=project.working_dir,
-            files=[os.path.abspath(f) for f in project.files],
-            project_name=project.name, profiles=list(args.profiles) or None,
-            env_files=[os.path.abspath(e) for e in args.env_files] or None,
-            job_timeout=args.job_timeout, force_recreate=args.force_recreate,
+            **{k: v for k, v in named.items() if v is not None},
+            force_recreate=args.force_recreate,
             no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
             wait_lock=args.wait_lock,
             return_state=True)
