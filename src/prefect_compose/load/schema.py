@@ -121,8 +121,7 @@ UNHONOURED = {
     ("volumes", "bind", "propagation"), ("volumes", "bind", "selinux"),
     ("volumes", "volume", "nocopy"), ("volumes", "volume", "subpath"),
     ("volumes", "tmpfs", "size"), ("volumes", "tmpfs", "mode"),
-    ("volumes", "consistency"), ("networks", "ipam"), ("networks", "enable_ipv6"),
-    ("networks", "attachable"),
+    ("volumes", "consistency"),
 }
 
 
