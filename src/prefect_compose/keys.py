@@ -278,14 +278,14 @@ KEYS: dict[str, Key] = {
     "services.working_dir": H("Config.WorkingDir"),
     "services.x-prefect": H("prefect-compose's own keys (SPEC: Extension keys)"),
     # -- networks --
-    "networks.attachable": W(),
+    "networks.attachable": H("an attachable network"),
     "networks.driver": H("the network's driver"),
     "networks.driver_opts": H("the network's options"),
-    "networks.enable_ipv4": W(),
-    "networks.enable_ipv6": W(),
+    "networks.enable_ipv4": H("IPv4 on; false (IPv6-only) needs API 1.47: refused"),
+    "networks.enable_ipv6": H("IPv6 enabled"),
     "networks.external": H("used, never created or removed"),
     "networks.internal": H("an internal network"),
-    "networks.ipam": W(),
+    "networks.ipam": H("the network's IPAM driver, pools and options"),
     "networks.labels": H("the network's labels"),
     "networks.name": H("the network's engine name"),
     # -- volumes --
