@@ -12,7 +12,7 @@ from prefect_compose.units import scalar_str
 
 # what the engine refuses next to a network namespace shared with another container
 _NOT_WITH_SHARED_NAMESPACE = {
-    "ports": "port publishing", "hostname": "a hostname", "extra_hosts": "extra_hosts",
+    "ports": "port publishing", "expose": "port exposing", "hostname": "a hostname", "extra_hosts": "extra_hosts",
     "dns": "dns", "dns_search": "dns_search", "dns_opt": "dns_opt",
     "mac_address": "a MAC address", "domainname": "a domainname",
 }
