@@ -41,7 +41,7 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
 
 
 def _ports(spec: ContainerSpec) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]]:
-    exposed: dict[str, dict] = {}
+    exposed: dict[str, dict] = {port: {} for port in spec.expose}
     bindings: dict[str, list[dict[str, str]]] = {}
     for port in spec.ports:
         key = f"{port.target}/{port.protocol or 'tcp'}"

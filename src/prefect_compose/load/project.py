@@ -47,6 +47,6 @@ def load_project(files: Sequence[Path | str] | None = None, *,
     resolve_environment(doc, env, pdir, warnings)
     project = build_project(doc, name=name, working_dir=pdir,
                             files=[shown(p) for p in paths], disabled=disabled,
-                            warnings=warnings)
+                            warnings=list(dict.fromkeys(warnings)))  # a file read twice
     masking.register_project(project, env)
     return project

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_compose.errors import InputError
+from prefect_compose.keys import review as review_keys
 from prefect_compose.load.canonical import absolute, canonical_service
 from prefect_compose.load.discover import shown as _shown
 from prefect_compose.load.extends import resolve_extends
@@ -117,6 +118,7 @@ class FileReader:
             check_service(svc, shown, f"services.{name}", self.warnings.append)
             canon["services"][name] = canonical_service(svc, base_dir, shown, f"services.{name}")
             canon["services"][name]["__file__"] = shown
+        review_keys(canon, shown, self.warnings.append)  # warned and refused keys
         for section in ("secrets", "configs"):
             for sdef in (canon.get(section) or {}).values():
                 if isinstance(sdef, dict) and isinstance(sdef.get("file"), str):

@@ -36,7 +36,8 @@ from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
 BUILD_KNOWN = (*BUILD_HONOURED, "additional_contexts", "cache_from", "cache_to",
-               "entitlements", "extra_hosts", "isolation", "network", "no_cache", "platforms",
+               "entitlements", "extra_hosts", "isolation", "network", "no_cache",
+               "no_cache_filter", "platforms",
                "privileged", "provenance", "pull", "sbom", "secrets", "shm_size", "ssh", "tags",
                "ulimits")
 
@@ -115,10 +116,7 @@ def build(value: Any, ctx: Ctx) -> Build | None:
         return None
     if not isinstance(value, dict):
         raise ctx.error("must be a path or a mapping", "build")
-    check_keys(value, BUILD_KNOWN, ctx, "build")
-    for k in value:
-        if k not in BUILD_HONOURED and not str(k).startswith("x-"):
-            ctx.warn("not supported yet, ignored", "build", k)
+    check_keys(value, BUILD_KNOWN, ctx, "build")  # what is warned: prefect_compose.keys
     labels = value.get("labels") or {}
     if isinstance(labels, list):
         labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
@@ -212,8 +210,8 @@ def hooks(value: Any, ctx: Ctx) -> tuple[Hook, ...]:
         where = f"pre_start[{i}]"
         if not isinstance(h, dict):
             raise ctx.error("must be a mapping with a command", where)
-        check_keys(h, ("command", "image", "environment", "user", "working_dir", "privileged"),
-                   ctx, where)
+        check_keys(h, ("command", "image", "environment", "user", "working_dir", "privileged",
+                       "per_replica"), ctx, where)
         cmd = argv(h.get("command"), ctx, where, "command")
         if not cmd:
             raise ctx.error("a hook needs a command", where)

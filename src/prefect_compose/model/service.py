@@ -4,6 +4,7 @@ supported yet (a warning naming it), or was rejected by the per-file schema."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,8 @@ ENGINE_OPTIONS = {
     "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc", "userns_mode",
     "mac_address", "ulimits", "devices", "runtime", "cpuset",
 }
-# keys Compose accepts that we do not honour yet: a warning, never silently dropped
-NOT_SUPPORTED = {
-    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count",
-    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "credential_spec", "develop", "device_cgroup_rules", "external_links", "gpus", "isolation",
-    "label_file", "links", "logging", "mem_swappiness", "models", "post_start", "pre_stop",
-    "pull_refresh_after", "storage_opt", "use_api_socket", "uts", "volumes_from",
-}
+# what is warned or refused (never silently dropped) is the table in prefect_compose.keys,
+# applied by the loader to every file
 
 
 def build_service(name: str, svc: dict, project: dict, base: Path,
@@ -49,9 +44,6 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     """``project`` is the merged document plus ``__networks__`` (the built networks)."""
     file = svc.pop("__file__", "compose.yaml")
     ctx = Ctx(file, name, warnings)
-    for key in svc:
-        if key in NOT_SUPPORTED:
-            ctx.warn("not supported yet, ignored", key)
     provider = svc.get("provider")
     if provider is not None and not isinstance(provider, dict):
         raise ctx.error("must be a mapping with a type", "provider")
@@ -67,6 +59,10 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     expose = svc.get("expose") or []
     if not isinstance(expose, list):
         raise ctx.error("must be a list", "expose")
+    for i, e in enumerate(expose):
+        if not re.fullmatch(r"[0-9]+(-[0-9]+)?(/[a-z]+)?", str(e)):
+            raise ctx.error(f'invalid port "{e}": expected PORT[-PORT][/PROTOCOL]',
+                            f"expose[{i}]")
     init = svc.get("init")
     try:
         return Service(
@@ -118,14 +114,8 @@ def _resources(svc: dict, ctx: Ctx) -> dict[str, Any]:
         raise ctx.error(f"invalid cpus {cpus!r}", "cpus") from None
     mem = svc.get("mem_limit", limits.get("memory"))
     mem_b = None if mem is None else size(mem, ctx, "mem_limit")
-    for key in deploy:
-        if key not in ("resources", "replicas") and not str(key).startswith("x-"):
-            ctx.warn("not supported yet, ignored", "deploy", key)
     scale = svc.get("scale", deploy.get("replicas", 1))
-    scale_i = integer(scale if scale is not None else 1, ctx, "scale")
-    if scale_i != 1:
-        ctx.warn(f"{scale_i} replicas requested; prefect-compose runs one container per "
-                 "service (scaling is not supported yet)", "scale")
+    scale_i = integer(scale if scale is not None else 1, ctx, "scale")  # != 1: keys.py warns
     return {"cpus": cpus_f, "mem_limit": mem_b, "scale": scale_i}
 
 

@@ -150,6 +150,20 @@ class Service(Frozen):
         return self.provider is not None
 
 
+class IpamPool(Frozen):
+    """One `ipam.config` entry; addresses checked by the model."""
+    subnet: str | None = None
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: dict[str, str] = Field(default_factory=dict)
+
+
+class Ipam(Frozen):
+    driver: str | None = None
+    config: tuple[IpamPool, ...] = ()
+    options: dict[str, str] = Field(default_factory=dict)
+
+
 class Network(Frozen):
     name: str  # the engine name (PROJECT_key unless name: or external)
     external: bool = False
@@ -157,6 +171,9 @@ class Network(Frozen):
     internal: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
     driver_opts: dict[str, str] = Field(default_factory=dict)
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam: Ipam | None = None
 
 
 class Volume(Frozen):

@@ -134,6 +134,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         hostname=svc.hostname,
         labels=labels,
         ports=ports,
+        expose=_expose(svc.expose),
         mounts=_mounts(project, svc),
         network=primary,
         aliases=aliases,
@@ -148,6 +149,18 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         extra=host_options,
         config_extra=config_options,
     )
+
+
+def _expose(expose: tuple[str, ...]) -> tuple[str, ...]:
+    """`expose: ["80", "8000-8002/udp"]` -> ("80/tcp", "8000/udp", "8001/udp", "8002/udp")."""
+    out = []
+    for item in expose:
+        ports, _, proto = item.partition("/")
+        first, _, last = ports.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            continue  # the model refused it already
+        out += [f"{p}/{proto or 'tcp'}" for p in range(int(first), int(last or first) + 1)]
+    return tuple(out)
 
 
 def _networks(project: Project, svc: Service, use_aliases: bool,

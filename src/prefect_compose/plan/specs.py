@@ -42,6 +42,7 @@ class ContainerSpec:
     hostname: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     ports: tuple[PortBinding, ...] = ()
+    expose: tuple[str, ...] = ()  # "80/tcp": exposed, not published
     mounts: tuple[Mount, ...] = ()
     network: str | None = None  # primary network, attached at create
     aliases: tuple[str, ...] = ()  # DNS aliases on the primary network

@@ -1,0 +1,150 @@
+"""Networks and volumes reach the engine as the compose file describes them: `up` of
+scenarios/resources, then the docker SDK's inspect of each network and volume (no mocks).
+
+One deployment is shared by the module (module fixture); the last test takes it down, so it
+runs last (pytest keeps the file's order).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(300)]
+
+
+def free_subnet(client) -> ipaddress.IPv4Network:
+    """A 10.x.y.0/24 that no network of the engine uses (other tests run alongside)."""
+    used = []
+    for n in client.api.networks():
+        for pool in ((n.get("IPAM") or {}).get("Config") or []):
+            if pool.get("Subnet") and ":" not in pool["Subnet"]:
+                used.append(ipaddress.ip_network(pool["Subnet"], strict=False))
+    rng = random.Random()
+    for _ in range(1000):
+        net = ipaddress.ip_network(f"10.{rng.randint(64, 250)}.{rng.randint(0, 255)}.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return net
+    raise AssertionError("no free 10.x.y.0/24 subnet")
+
+
+@dataclass
+class Deployed:
+    project: str
+    env: dict[str, str]
+    subnet: ipaddress.IPv4Network
+    up_output: str
+
+
+def resource_env(client, ext_net: str,
+                 ext_vol: str) -> tuple[dict[str, str], ipaddress.IPv4Network]:
+    net = free_subnet(client)
+    hosts = list(net.hosts())
+    six = f"fd{random.randint(0, 255):02x}:{random.randint(0, 0xffff):x}::/64"
+    return {"SUBNET4": str(net), "RANGE4": f"{net[128]}/25", "GW4": str(hosts[0]), "AUX4": str(hosts[1]), "SUBNET6": six,
+            "EXT_NET": ext_net, "EXT_VOL": ext_vol}, net
+
+
+@pytest.fixture(scope="module")
+def external(request, docker_client):
+    """An external network and volume that the test (not the project) owns."""
+    tag = uuid.uuid4().hex[:8]
+    net, vol = f"pc-test-ext-{tag}", f"pc-test-extvol-{tag}"
+    docker_client.api.create_network(net, driver="bridge")
+    docker_client.api.create_volume(vol)
+    yield net, vol
+    docker_client.api.remove_network(net)
+    docker_client.api.remove_volume(vol, force=True)
+
+
+@pytest.fixture(scope="module")
+def deployed(request, pc, docker_client, busybox_image, prefect_server, external) -> Deployed:
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    env, subnet = resource_env(docker_client, *external)
+    r = pc.run_cli("up", "resources", project, env=env)
+    assert r.rc == 0, r.show()
+    return Deployed(project, env, subnet, r.stdout + r.stderr)
+
+
+def test_an_internal_network_must_be_created_internal_with_all_its_options(
+        deployed, docker_client):
+    net = docker_client.api.inspect_network(f"{deployed.project}_back")
+    assert net["Internal"] is True
+    assert net["Driver"] == "bridge"
+    assert net["Attachable"] is True
+    assert net["EnableIPv6"] is True
+    assert net["Options"]["com.docker.network.bridge.enable_icc"] == "true"
+    assert net["Labels"]["team"] == "back"
+    assert net["Labels"]["com.docker.compose.network"] == "back"
+    pools = {p["Subnet"]: p for p in net["IPAM"]["Config"]}
+    v4 = pools[deployed.env["SUBNET4"]]
+    assert v4["Gateway"] == deployed.env["GW4"]
+    assert v4["IPRange"] == deployed.env["RANGE4"]
+    assert v4["AuxiliaryAddresses"] == {"reserved": deployed.env["AUX4"]}
+    assert deployed.env["SUBNET6"] in pools
+    assert net["IPAM"]["Driver"] == "default"
+    assert "not supported" not in deployed.up_output
+
+
+def test_the_container_must_get_an_address_of_the_ip_range(deployed, docker_client, pc):
+    [app] = pc.containers_of(docker_client, deployed.project)
+    nets = app["NetworkSettings"]["Networks"]
+    assert set(nets) == {f"{deployed.project}_back", f"{deployed.project}_front",
+                         deployed.env["EXT_NET"]}
+    addr = ipaddress.ip_address(nets[f"{deployed.project}_back"]["IPAddress"])
+    assert addr in ipaddress.ip_network(deployed.env["RANGE4"])
+
+
+def test_a_plain_network_must_stay_routable_and_keep_its_labels(deployed, docker_client):
+    net = docker_client.api.inspect_network(f"{deployed.project}_front")
+    assert net["Internal"] is False
+    assert net["Labels"]["team"] == "front"
+
+
+def test_a_volume_must_keep_its_driver_options_and_labels(deployed, docker_client, pc):
+    vol = docker_client.api.inspect_volume(f"{deployed.project}_data")
+    assert vol["Driver"] == "local"
+    assert vol["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=2m"}
+    assert vol["Labels"]["team"] == "data"
+    [app] = pc.containers_of(docker_client, deployed.project)
+    mounts = {m["Destination"]: m for m in app["Mounts"]}
+    assert mounts["/data"]["Name"] == f"{deployed.project}_data"
+    assert mounts["/shared"]["Name"] == deployed.env["EXT_VOL"]
+
+
+def test_external_resources_must_be_used_not_created(deployed, docker_client):
+    net = docker_client.api.inspect_network(deployed.env["EXT_NET"])
+    assert "com.docker.compose.project" not in (net.get("Labels") or {})
+    vol = docker_client.api.inspect_volume(deployed.env["EXT_VOL"])
+    assert "com.docker.compose.project" not in (vol.get("Labels") or {})
+
+
+def test_a_missing_external_network_must_be_named_before_anything_starts(
+        pc, docker_client, busybox_image, prefect_server, external, request):
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    env, _ = resource_env(docker_client, f"pc-test-missing-{uuid.uuid4().hex[:8]}",
+                          external[1])
+    r = pc.run_cli("up", "resources", project, env=env)
+    assert r.rc == 1, r.show()
+    assert f'external network "{env["EXT_NET"]}"' in r.stdout + r.stderr, r.show()
+    assert pc.containers_of(docker_client, project) == []
+    label = {"label": f"com.docker.compose.project={project}"}
+    assert docker_client.api.networks(filters=label) == []
+    assert (docker_client.api.volumes(filters=label).get("Volumes") or []) == []
+
+
+def test_down_must_leave_external_resources_and_remove_the_projects(
+        deployed, pc, docker_client):
+    r = pc.run_cli("down", "resources", deployed.project, "-v", env=deployed.env)
+    assert r.rc == 0, r.show()
+    label = {"label": f"com.docker.compose.project={deployed.project}"}
+    assert docker_client.api.networks(filters=label) == []
+    assert (docker_client.api.volumes(filters=label).get("Volumes") or []) == []
+    docker_client.api.inspect_network(deployed.env["EXT_NET"])  # still there
+    docker_client.api.inspect_volume(deployed.env["EXT_VOL"])
