@@ -1,8 +1,10 @@
 """The commands behind the CLI other than `plan` and `server`.
 
 `up` runs the Prefect flow; `down`, `ps`, `logs`, `run` and `exec` talk to the engine only
-(no Prefect server needed, so they answer as fast as `docker compose` does). All of them only
-ever touch containers that carry this project's labels.
+(no Prefect server needed, so they answer as fast as `docker compose` does); `run` and `exec`
+also leave a flow run on the server in use, when there is one, by plain HTTP
+(run/cli_record.py), so `ps --jobs` lists them. All of them only ever touch containers that
+carry this project's labels.
 """
 
 from __future__ import annotations
@@ -222,19 +224,43 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout = parse_duration(args.timeout)
         except ValueError as exc:
             raise InputError(str(exc), path="--timeout") from None
+    env = _parse_env(args.env)
     engine = _engine()
+    record = _record("run", project.name, args.service, args.cmd, project.working_dir)
     try:
         result = run_oneoff(
             engine, project, plan, args.service, list(args.cmd) or None,
-            env=_parse_env(args.env), timeout_s=timeout, check_deps=not args.no_deps,
+            env=env, timeout_s=timeout, check_deps=not args.no_deps,
             on_line=lambda stream, line: print(
                 line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True),
             on_warning=lambda m: print(f"warning: {m}", file=sys.stderr))
+    except BaseException as exc:
+        record.finish(130 if isinstance(exc, KeyboardInterrupt) else 1,
+                      message=f"{args.service}: interrupted (exit code 130)"
+                      if isinstance(exc, KeyboardInterrupt) else
+                      f"{args.service}: {type(exc).__name__}: {exc} (exit code 1)")
+        raise
     finally:
         engine.close()
     if result.timed_out:
         print(f"run: {args.service} timed out after {args.timeout}", file=sys.stderr)
+        record.finish(result.exit_code, size_seconds=result.size_seconds,
+                      message=f"{args.service}: timed out after {args.timeout} (exit code "
+                              f"{result.exit_code}) ({result.size_seconds:.1f} size-seconds)")
+    else:
+        record.finish(result.exit_code, duration_s=result.duration_s,
+                      size_seconds=result.size_seconds)
     return result.exit_code
+
+
+def _record(verb: str, project: str, service: str, cmd, project_dir: str | None = None):
+    """The flow run that lists this CLI `run`/`exec` in Prefect (run/cli_record.py), started
+    at once; a no-op without a server in use."""
+    from prefect_compose.cli.server import api_in_use
+    from prefect_compose.run.cli_record import CliRecord
+
+    return CliRecord(api_in_use, verb, project, service, list(cmd) or None,
+                     project_dir).start()
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -245,17 +271,26 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise InputError("exec needs a command: prefect-compose exec SERVICE CMD...")
     if project is not None and args.service not in project.services:
         raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
+    env = _parse_env(args.env)
     engine = _engine()
     out = sys.stdout.buffer
+    name = _project_name(args, project)
+    record = _record("exec", name, args.service, args.cmd,
+                     project.working_dir if project is not None else None)
     try:
-        code = exec_in(engine, _project_name(args, project), args.service, list(args.cmd),
-                       env=_parse_env(args.env), workdir=args.workdir, user=args.user,
+        code = exec_in(engine, name, args.service, list(args.cmd),
+                       env=env, workdir=args.workdir, user=args.user,
                        on_output=lambda b: (out.write(b), out.flush()))
+    except BaseException as exc:
+        record.finish(1, message=f"{args.service}: {type(exc).__name__} (exit code 1)")
+        raise
     finally:
         engine.close()
     if code is None:
         print(f"exec: service {args.service} is not running", file=sys.stderr)
+        record.finish(1, message=f"{args.service} is not running (exit code 1)")
         return 1
+    record.finish(code)
     return code
 
 
