@@ -58,6 +58,7 @@ NOT_YET = "not supported yet"
 WINDOWS = "Windows containers only"
 SWARM = "Swarm only: nothing to pass to a single engine"
 NO_FIELD = "informational (Compose passes nothing either)"
+COPIED = "the written-in file's (content/environment sources); a bind-mounted file keeps its own: warned"
 
 
 def _not_one(value: Any) -> str | None:
@@ -106,12 +107,12 @@ KEYS: dict[str, Key] = {
     "services.cgroup": W(),
     "services.cgroup_parent": W(),
     "services.command": H("Config.Cmd"),
-    "services.configs": H("bind-mounted read-only at the target (file sources)"),
-    "services.configs.gid": W(),
-    "services.configs.mode": W(),
+    "services.configs": H("file sources bind-mounted read-only; content/environment written in before start"),
+    "services.configs.gid": H(COPIED),
+    "services.configs.mode": H(COPIED),
     "services.configs.source": H("the top-level config"),
     "services.configs.target": H("mount target"),
-    "services.configs.uid": W(),
+    "services.configs.uid": H(COPIED),
     "services.container_name": H("the container's name"),
     "services.cpu_count": W(WINDOWS),
     "services.cpu_percent": W(WINDOWS),
@@ -227,12 +228,12 @@ KEYS: dict[str, Key] = {
     "services.restart": H("HostConfig.RestartPolicy; restart: no makes a job"),
     "services.runtime": H("HostConfig.Runtime"),
     "services.scale": H("one container", _not_one),
-    "services.secrets": H("bind-mounted read-only under /run/secrets (file sources)"),
-    "services.secrets.gid": W(),
-    "services.secrets.mode": W(),
+    "services.secrets": H("under /run/secrets: file sources bind-mounted read-only; environment written in before start"),
+    "services.secrets.gid": H(COPIED),
+    "services.secrets.mode": H(COPIED),
     "services.secrets.source": H("the top-level secret"),
     "services.secrets.target": H("mount target"),
-    "services.secrets.uid": W(),
+    "services.secrets.uid": H(COPIED),
     "services.security_opt": H("HostConfig.SecurityOpt"),
     "services.shm_size": H("HostConfig.ShmSize"),
     "services.stdin_open": W(),
@@ -290,15 +291,15 @@ KEYS: dict[str, Key] = {
     # -- secrets --
     "secrets.driver": W(SWARM),
     "secrets.driver_opts": W(SWARM),
-    "secrets.environment": W("environment secrets are not mounted yet"),
+    "secrets.environment": H("the variable's value, written in as a file (masked in all output)"),
     "secrets.external": W(SWARM),
     "secrets.file": H("bind-mounted read-only"),
     "secrets.labels": W(SWARM),
     "secrets.name": H(NO_FIELD),
     "secrets.template_driver": W(SWARM),
     # -- configs --
-    "configs.content": W("inline configs are not mounted yet"),
-    "configs.environment": W("environment configs are not mounted yet"),
+    "configs.content": H("written in as a file before start"),
+    "configs.environment": H("the variable's value, written in as a file before start"),
     "configs.external": W(SWARM),
     "configs.file": H("bind-mounted read-only"),
     "configs.labels": W(SWARM),

@@ -49,7 +49,9 @@ def resource_env(client, ext_net: str, ext_vol: str,
     return {"SUBNET4": str(net), "RANGE4": f"{net[128]}/25", "GW4": str(net[1]),
             "AUX4": str(net[2]), "SUBNET6": str(six), "VPN4": str(net[10]),
             "VPN6": str(six[10]), "SIDE4": str(side), "SIDE_IP": str(side[20]),
-            "EXT_NET": ext_net, "EXT_VOL": ext_vol, "EXT_CTR": ext_ctr}, net
+            "EXT_NET": ext_net, "EXT_VOL": ext_vol, "EXT_CTR": ext_ctr,
+            "FILE_SECRET": f"env-secret-{uuid.uuid4().hex[:12]}",
+            "CFG_VALUE": f"cfg-{uuid.uuid4().hex[:8]}"}, net
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +196,48 @@ def test_a_missing_network_mode_container_must_be_named_before_anything_starts(
     r = pc.run_cli("up", "resources", project, env=env)
     assert r.rc == 1, r.show()
     assert f'container "{missing}"' in r.stdout + r.stderr, r.show()
+    assert pc.containers_of(docker_client, project) == []
+    label = {"label": f"com.docker.compose.project={project}"}
+    assert docker_client.api.networks(filters=label) == []
+
+
+def read_in(client, container: dict, *cmd: str) -> str:
+    """Run ``cmd`` in the container through the SDK (not our CLI: its output is masked)."""
+    code, out = client.containers.get(container["Id"]).exec_run(list(cmd))
+    assert code == 0, out
+    return out.decode()
+
+
+def test_secrets_and_configs_must_be_files_from_each_source(deployed, docker_client, pc):
+    files = service(pc, docker_client, deployed.project, "files")
+    env = deployed.env
+    assert read_in(docker_client, files, "cat", "/run/secrets/from_env") == env["FILE_SECRET"]
+    assert read_in(docker_client, files, "cat", "/run/secrets/custom_name") == \
+        "file-secret-of-scenario-resources\n"
+    assert read_in(docker_client, files, "cat", "/inline") == "key=value\nport=8080\n"
+    assert read_in(docker_client, files, "cat", "/from_env_cfg") == env["CFG_VALUE"]
+    stat = "stat -c '%a %u %g' /run/secrets/from_env /etc/app/app.conf"
+    assert read_in(docker_client, files, "sh", "-c", stat).split("\n")[:2] == \
+        ["444 0 0", "440 1000 1001"]
+    binds = {m["Destination"]: m for m in files["Mounts"]}
+    assert binds["/run/secrets/custom_name"]["RW"] is False  # a file source: bind, read-only
+
+
+def test_an_environment_secret_must_be_masked_in_output(deployed):
+    assert "files-up ********" in deployed.up_output
+    assert deployed.env["FILE_SECRET"] not in deployed.up_output
+
+
+def test_an_unset_secret_variable_must_be_an_input_error_before_anything_is_created(
+        pc, docker_client, busybox_image, prefect_server, external, request):
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    env, _ = resource_env(docker_client, *external)
+    del env["FILE_SECRET"]
+    r = pc.run_cli("up", "resources", project, env=env)
+    assert r.rc == 2, r.show()
+    assert 'environment variable "FILE_SECRET" required by secret "from_env" is not set' in \
+        r.stderr, r.show()
     assert pc.containers_of(docker_client, project) == []
     label = {"label": f"com.docker.compose.project={project}"}
     assert docker_client.api.networks(filters=label) == []

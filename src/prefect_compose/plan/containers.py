@@ -3,13 +3,15 @@ hooks and throwaway `run` containers alike (one function, so they cannot drift a
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prefect_compose.errors import InputError
 from prefect_compose.model.types import Hook, Project, Service
 from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
-from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
+from prefect_compose.plan.specs import ContainerSpec, FileCopy, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -147,6 +149,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         ports=ports,
         expose=_expose(svc.expose),
         mounts=_mounts(project, svc),
+        files=file_copies(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
@@ -201,6 +204,45 @@ def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
         if ipam:
             out[project.networks[key].name] = ipam
     return out
+
+
+def file_copies(project: Project, svc: Service) -> tuple[FileCopy, ...]:
+    """The secrets and configs from `content` or `environment`, as files to write into the
+    container (empty content is skipped, as in Compose). InputError naming an unset
+    variable: :func:`check_file_sources` says so before anything is created."""
+    out = []
+    for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+        for i, fm in enumerate(mounts):
+            if not fm.copied:
+                continue
+            if fm.content is not None:
+                content = fm.content
+            elif fm.environment in project.file_environment:
+                content = project.file_environment[fm.environment]
+            else:
+                raise InputError(f'environment variable "{fm.environment}" required by '
+                                 f'{key[:-1]} "{fm.source}" is not set', file=svc.source_file,
+                                 path=f"services.{svc.name}.{key}[{i}]")
+            if content:
+                out.append(FileCopy(target=fm.target, content=content,
+                                    mode=0o444 if fm.mode is None else fm.mode,
+                                    uid=None if fm.uid is None else int(fm.uid),
+                                    gid=None if fm.gid is None else int(fm.gid)))
+    return tuple(out)
+
+
+def check_file_sources(project: Project, services: Iterable[str]) -> None:
+    """Before anything is created: every `environment:` secret or config these services use
+    is set, every `file:` one exists."""
+    for name in services:
+        svc = project.services[name]
+        file_copies(project, svc)
+        for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+            for i, fm in enumerate(mounts):
+                if fm.file is not None and not os.path.exists(fm.file):
+                    raise InputError(f'{key[:-1]} "{fm.source}": file {fm.file} not found',
+                                     file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
 
 
 def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
