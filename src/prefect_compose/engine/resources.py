@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect_compose.errors import EngineError, ResourceNotFound
 from prefect_compose.engine.translate import translated
-from prefect_compose.model.types import Project
+from prefect_compose.model.types import Network, Project
 from prefect_compose.plan.labels import LABEL_PROJECT, resource_labels
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,13 @@ class ResourcesMixin:
     def ensure_network(self, name: str, project: str, key: str,
                        labels: Mapping[str, str] | None = None, *, driver: str | None = None,
                        driver_opts: Mapping[str, str] | None = None,
-                       internal: bool = False) -> None:
-        """Create network ``name`` for compose key ``key`` unless it exists (idempotent)."""
+                       internal: bool = False, attachable: bool = False,
+                       enable_ipv6: bool = False, ipam: Mapping[str, Any] | None = None,
+                       ) -> None:
+        """Create network ``name`` for compose key ``key`` unless it exists (idempotent).
+        ``ipam`` is the Engine API's IPAM object ({"Driver", "Config": [{"Subnet", ...}],
+        "Options"}). An existing network of this project that is not ``internal`` as asked
+        is an error: a network meant to be isolated is never used routable."""
         existing = self._network(name)
         if existing is None:
             try:
@@ -33,13 +38,47 @@ class ResourcesMixin:
                     self._api.create_network(
                         name, driver=driver, options=dict(driver_opts or {}), internal=internal,
                         labels=resource_labels(project, "network", key, dict(labels or {})),
-                        check_duplicate=True)
+                        check_duplicate=True, attachable=attachable or None,
+                        enable_ipv6=enable_ipv6, ipam=dict(ipam) if ipam else None)
                 return
             except EngineError:
                 existing = self._network(name)  # lost a race with another creator?
                 if existing is None:
                     raise
         _warn_foreign("network", name, existing.get("Labels") or {}, project)
+        if bool(existing.get("Internal")) != internal and \
+                (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
+            raise EngineError(
+                f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
+                f" but the compose file asks for internal={str(internal).lower()}: run "
+                f"`prefect-compose down` to recreate it (networks are never changed in place)")
+
+    def require_network(self, name: str, key: str) -> None:
+        """An external network must exist: EngineError naming it otherwise."""
+        if self._network(name) is None:
+            raise EngineError(f'external network "{name}" (networks.{key}) not found: it is '
+                              "never created by up; create it first (docker network create "
+                              f"{name})")
+
+    def require_container(self, name: str, service: str) -> None:
+        """The container a `network_mode: container:NAME` joins must exist."""
+        try:
+            with translated(f"inspect container {name}"):
+                self._api.inspect_container(name)
+        except ResourceNotFound:
+            raise EngineError(f'container "{name}" (services.{service}.network_mode: '
+                              f"container:{name}) not found: the service would join its "
+                              "network namespace; start it first") from None
+
+    def require_volume(self, name: str, key: str) -> None:
+        """An external volume must exist: EngineError naming it otherwise."""
+        try:
+            with translated(f"inspect volume {name}"):
+                self._api.inspect_volume(name)
+        except ResourceNotFound:
+            raise EngineError(f'external volume "{name}" (volumes.{key}) not found: it is '
+                              "never created by up; create it first (docker volume create "
+                              f"{name})") from None
 
     def _network(self, name: str) -> dict | None:
         try:
@@ -109,20 +148,63 @@ def _warn_foreign(kind: str, name: str, labels: Mapping[str, str], project: str)
                     kind, name, owner)
 
 
-def ensure_networks_and_volumes(engine: ResourcesMixin, project: Project,
-                                services: Iterable[str]) -> None:
-    """Create (idempotently) the non-external networks and volumes these services use."""
+def _used(project: Project, services: Iterable[str]) -> tuple[list[str], list[str]]:
     nets: set[str] = set()
     vols: set[str] = set()
     for name in services:
         svc = project.services[name]
         nets.update(svc.networks)
         vols.update(m.source for m in svc.volumes if m.type == "volume" and m.source)
-    for key in sorted(nets):
+    return sorted(nets), sorted(vols)
+
+
+def check_external(engine: ResourcesMixin, project: Project, services: Iterable[str]) -> None:
+    """The external networks and volumes these services use, and the containers whose
+    network namespace they join, exist (else EngineError naming the first missing one):
+    checked before anything is built or created."""
+    services = list(services)
+    for name in services:
+        mode = project.services[name].network_mode or ""
+        if mode.startswith("container:"):
+            engine.require_container(mode.split(":", 1)[1], name)
+    nets, vols = _used(project, services)
+    for key in nets:
+        if project.networks[key].external:
+            engine.require_network(project.networks[key].name, key)
+    for key in vols:
+        if project.volumes[key].external:
+            engine.require_volume(project.volumes[key].name, key)
+
+
+def ipam_config(net: Network) -> dict[str, Any] | None:
+    """The Engine API's IPAM object of a network (None: the engine's defaults)."""
+    if net.ipam is None:
+        return None
+    pools = []
+    for p in net.ipam.config:
+        pool = {"Subnet": p.subnet, "IPRange": p.ip_range, "Gateway": p.gateway,
+                "AuxiliaryAddresses": dict(p.aux_addresses) or None}
+        pools.append({k: v for k, v in pool.items() if v})
+    return {"Driver": net.ipam.driver or "default", "Config": pools,
+            "Options": dict(net.ipam.options)}
+
+
+def ensure_networks_and_volumes(engine: ResourcesMixin, project: Project,
+                                services: Iterable[str]) -> None:
+    """Check the external networks and volumes these services use, then create
+    (idempotently) the others, as the compose file describes them."""
+    services = list(services)
+    check_external(engine, project, services)
+    nets, vols = _used(project, services)
+    for key in nets:
         net = project.networks[key]
         if not net.external:
-            engine.ensure_network(net.name, project.name, key, labels=net.labels)
-    for key in sorted(vols):
+            engine.ensure_network(net.name, project.name, key, labels=net.labels,
+                                  driver=net.driver, driver_opts=net.driver_opts,
+                                  internal=net.internal, attachable=net.attachable,
+                                  enable_ipv6=net.enable_ipv6, ipam=ipam_config(net))
+    for key in vols:
         vol = project.volumes[key]
         if not vol.external:
-            engine.ensure_volume(vol.name, project.name, key, labels=vol.labels)
+            engine.ensure_volume(vol.name, project.name, key, labels=vol.labels,
+                                 driver=vol.driver, driver_opts=vol.driver_opts)

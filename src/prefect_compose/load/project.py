@@ -42,11 +42,21 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         doc = merge_docs(doc, part) if doc else part
     if reader.tagged:
         doc = settled(doc)  # `!reset` and `!override` have done their work
-    name = name_project(project_name, env, doc, pdir, shown(paths[0]))
+    name = name_project(project_name, env, doc, pdir, shown(paths[0]),
+                        reader.empty_name)
     doc, disabled = apply_profiles(doc, active_profiles(profiles, env))
     resolve_environment(doc, env, pdir, warnings)
     project = build_project(doc, name=name, working_dir=pdir,
                             files=[shown(p) for p in paths], disabled=disabled,
-                            warnings=warnings)
+                            warnings=list(dict.fromkeys(warnings)))  # a file read twice
     masking.register_project(project, env)
-    return project
+    return _with_file_environment(project, env)
+
+
+def _with_file_environment(project: Project, env: Mapping[str, str]) -> Project:
+    """Keep the values `environment:` secrets and configs name (only those): written into
+    their containers at create time."""
+    names = {fm.environment for svc in project.services.values()
+             for fm in (*svc.secrets, *svc.configs) if fm.environment}
+    values = {n: env[n] for n in sorted(names) if n in env}
+    return project.model_copy(update={"file_environment": values}) if values else project

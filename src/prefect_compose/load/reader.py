@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_compose.errors import InputError
+from prefect_compose.keys import review as review_keys
 from prefect_compose.load.canonical import absolute, canonical_service
 from prefect_compose.load.discover import shown as _shown
 from prefect_compose.load.extends import resolve_extends
@@ -38,6 +39,7 @@ class FileReader:
         self.tagged = False  # any `!reset`/`!override`: resolve them after merging
         self.secret_blocks: dict[str, tuple[str, str]] = {}  # x-prefect.secrets, all files
         self.secret_values: dict[str, str] = {}  # block name -> value, read on first use
+        self.empty_name: tuple[str, str] | None = None  # (file, raw) of `name: ${EMPTY}`
 
     def load_file(self, path: Path, base_dir: Path, env: dict[str, str] | None = None,
                   stack: tuple[Path, ...] = ()) -> dict:
@@ -90,10 +92,13 @@ class FileReader:
                 self.warnings.append(
                     f'the "{name}" variable is not set: defaulting to a blank string')
 
+        raw_name = doc.get("name")
         doc = interpolate_tree(doc, env, "", lambda p, m: errors.append((p, m)), on_missing)
         if errors:
             p, m = errors[0]
             raise InputError(m, file=shown, path=p)
+        if isinstance(raw_name, str) and "$" in raw_name and doc.get("name") == "":
+            self.empty_name = (shown, raw_name)  # Compose refuses it, when the name is used
         return doc
 
     def _canonical(self, doc: dict, base_dir: Path, shown: str) -> dict:
@@ -117,6 +122,7 @@ class FileReader:
             check_service(svc, shown, f"services.{name}", self.warnings.append)
             canon["services"][name] = canonical_service(svc, base_dir, shown, f"services.{name}")
             canon["services"][name]["__file__"] = shown
+        review_keys(canon, shown, self.warnings.append)  # warned and refused keys
         for section in ("secrets", "configs"):
             for sdef in (canon.get(section) or {}).values():
                 if isinstance(sdef, dict) and isinstance(sdef.get("file"), str):

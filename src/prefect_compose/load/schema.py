@@ -2,8 +2,8 @@
 error naming the file and key path (exit 2), never a crash.
 
 A small table of our own, after the Compose specification: each key maps to the kinds of
-value it takes. Unknown keys inside structured values are errors, as in Compose; options we
-accept but do not honour yet are reported as warnings by the caller.
+value it takes. Unknown keys inside structured values are errors, as in Compose; what is done
+with each accepted key (honoured, warned or refused) is the table in ``prefect_compose.keys``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ BUILD = Map({"context": S, "dockerfile": S, "dockerfile_inline": S, "args": LIST
              "target": S, "labels": LIST_OR_DICT, "additional_contexts": LIST_OR_DICT,
              "cache_from": STRS, "cache_to": STRS, "entitlements": STRS,
              "extra_hosts": (STRS, Map(values=(S, STRS))), "isolation": S, "network": S,
-             "no_cache": (B, S), "platforms": STRS, "privileged": (B, S),
+             "no_cache": (B, S), "no_cache_filter": (S, STRS), "platforms": STRS, "privileged": (B, S),
              "provenance": (B, S), "pull": (B, S), "sbom": (B, S),
              "secrets": Seq(S, Map()), "shm_size": (I, S), "ssh": (STRS, Map()),
              "tags": STRS, "ulimits": Map()})
@@ -64,9 +64,10 @@ SERVICE_NETWORK = (NULL, Map({"aliases": STRS, "ipv4_address": S, "ipv6_address"
                               "link_local_ips": STRS, "mac_address": S, "driver_opts": Map(),
                               "priority": N, "gw_priority": N, "interface_name": S}))
 HOOK = Map({"command": COMMAND, "image": S, "environment": LIST_OR_DICT, "user": S,
-            "working_dir": S, "privileged": (B, S)})
+            "working_dir": S, "privileged": (B, S), "per_replica": (B, S)})
 DEPLOY = Map({"mode": S, "replicas": (I, S), "labels": LIST_OR_DICT, "endpoint_mode": S,
-              "resources": Map({"limits": Map(), "reservations": Map()}),
+              "resources": Map({"limits": Map({"cpus": (N, S), "memory": (S, I), "pids": (I, S)}),
+                                "reservations": Map()}),
               "restart_policy": Map(), "rollback_config": Map(), "update_config": Map(),
               "placement": Map()})
 
@@ -115,16 +116,6 @@ TOP_LEVEL: dict[str, Any] = {
     "networks": Map(values=TOP_NETWORK), "volumes": Map(values=TOP_VOLUME),
     "secrets": Map(values=TOP_SECRET), "configs": Map(values=TOP_CONFIG),
 }
-
-# nested options we accept but do not honour yet: a warning names them
-UNHONOURED = {
-    ("volumes", "bind", "propagation"), ("volumes", "bind", "selinux"),
-    ("volumes", "volume", "nocopy"), ("volumes", "volume", "subpath"),
-    ("volumes", "tmpfs", "size"), ("volumes", "tmpfs", "mode"),
-    ("volumes", "consistency"), ("networks", "ipam"), ("networks", "enable_ipv6"),
-    ("networks", "attachable"),
-}
-
 
 def _kind(value: Any) -> str:
     if value is None:
@@ -192,9 +183,6 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
                 if option.keys is not None:
                     if k not in option.keys:
                         fail(sub, f'unknown key "{k}"')
-                    parent = path.rsplit(".", 1)[-1].split("[")[0]
-                    if warn and ((top, parent, k) in UNHONOURED or (top, k) in UNHONOURED):
-                        warn(sub, "not supported yet, ignored")
                     check(v, option.keys[k], sub, fail, warn, top)
                 elif option.values is not None:
                     check(v, option.values, sub, fail, warn, top)

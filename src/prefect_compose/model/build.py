@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect_compose.errors import InputError
+from prefect_compose.model.resources import top_networks, top_volumes
 from prefect_compose.model.service import build_service
-from prefect_compose.model.types import Network, Project, ProjectXPrefect, Service, Volume
+from prefect_compose.model.types import Project, ProjectXPrefect, Service
 from prefect_compose.units import parse_duration
 
 
@@ -17,8 +18,8 @@ def build_project(doc: dict, *, name: str, working_dir: Path, files: list[str],
                   disabled: list[str], warnings: list[str]) -> Project:
     """``doc`` holds only the services its profiles enable; ``disabled`` names the others."""
     file = files[0]
-    networks = _top_networks(doc, name, file)
-    volumes = _top_volumes(doc, name, file)
+    networks = top_networks(doc, name, file)
+    volumes = top_volumes(doc, name, file)
     project_raw = {**doc, "__networks__": networks}
     services_raw: dict[str, dict] = doc.get("services") or {}
     services = {sname: build_service(sname, dict(services_raw[sname]), project_raw, working_dir,
@@ -49,6 +50,15 @@ def _check_references(services: dict[str, Service], disabled: list[str]) -> None
             raise InputError(f'unknown service "{mode[8:]}"', file=svc.source_file,
                              path=f"services.{sname}.network_mode")
     for sname, svc in services.items():
+        if svc.engine_options.get("read_only"):
+            for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+                for i, fm in enumerate(mounts):
+                    if fm.copied:
+                        raise InputError(
+                            f'{key[:-1]} "{fm.source}" comes from `content`/`environment` and '
+                            "is written into the container, which read_only forbids: use a "
+                            "`file` source (bind-mounted)", file=svc.source_file,
+                            path=f"services.{sname}.{key}[{i}]")
         for dep, spec in svc.depends_on.items():
             if dep in disabled and not spec.required:
                 continue  # an optional dependency switched off by profiles: Compose keeps it
@@ -56,47 +66,6 @@ def _check_references(services: dict[str, Service], disabled: list[str]) -> None
                 why = " (disabled by its profiles)" if dep in disabled else ""
                 raise InputError(f'unknown service "{dep}"{why}', file=svc.source_file,
                                  path=f"services.{sname}.depends_on.{dep}")
-
-
-def _top_resources(doc: dict, section: str, project: str, file: str) -> dict[str, dict]:
-    """Top-level networks or volumes: engine name (PROJECT_key unless `name:` or external),
-    external, driver, labels and driver options, shared by both kinds."""
-    raw = doc.get(section) or {}
-    if not isinstance(raw, dict):
-        raise InputError("must be a mapping", file=file, path=section)
-    out = {}
-    for key, spec in raw.items():
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise InputError("must be a mapping", file=file, path=f"{section}.{key}")
-        external = spec.get("external", False)
-        if isinstance(external, dict):  # legacy `external: {name: x}`
-            spec = {**spec, "name": external.get("name", spec.get("name"))}
-            external = True
-        labels = spec.get("labels") or {}
-        if isinstance(labels, list):
-            labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
-        out[key] = {
-            "name": str(spec.get("name") or (key if external else f"{project}_{key}")),
-            "external": bool(external), "driver": spec.get("driver"),
-            "labels": {str(k): str(v) for k, v in labels.items()},
-            "driver_opts": {str(k): str(v) for k, v in (spec.get("driver_opts") or {}).items()},
-            "internal": bool(spec.get("internal", False)),
-        }
-    return out
-
-
-def _top_networks(doc: dict, project: str, file: str) -> dict[str, Network]:
-    out = {} if "default" in (doc.get("networks") or {}) else {
-        "default": Network(name=f"{project}_default")}
-    for key, fields in _top_resources(doc, "networks", project, file).items():
-        out[key] = Network(**fields)
-    return out
-
-
-def _top_volumes(doc: dict, project: str, file: str) -> dict[str, Volume]:
-    return {key: Volume(**{k: v for k, v in fields.items() if k != "internal"})
-            for key, fields in _top_resources(doc, "volumes", project, file).items()}
 
 
 def _top_x_prefect(doc: dict, file: str) -> ProjectXPrefect:

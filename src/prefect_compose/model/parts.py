@@ -32,11 +32,13 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
+from prefect_compose.model.networking import static_address
 from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
 BUILD_KNOWN = (*BUILD_HONOURED, "additional_contexts", "cache_from", "cache_to",
-               "entitlements", "extra_hosts", "isolation", "network", "no_cache", "platforms",
+               "entitlements", "extra_hosts", "isolation", "network", "no_cache",
+               "no_cache_filter", "platforms",
                "privileged", "provenance", "pull", "sbom", "secrets", "shm_size", "ssh", "tags",
                "ulimits")
 
@@ -52,8 +54,8 @@ def healthcheck(value: Any, ctx: Ctx) -> Healthcheck | None:
     if isinstance(test, str):
         test_t: tuple[str, ...] | None = ("CMD-SHELL", test)
     elif isinstance(test, list):
-        test_t = tuple(scalar_str(t) for t in test)
-        if not test_t or test_t[0] not in ("NONE", "CMD", "CMD-SHELL"):
+        test_t = tuple(scalar_str(t) for t in test) or None  # []: the image's own test
+        if test_t and test_t[0] not in ("NONE", "CMD", "CMD-SHELL"):
             raise ctx.error('must start with "CMD", "CMD-SHELL" or "NONE"', "healthcheck", "test")
     elif test is None:
         test_t = None
@@ -67,6 +69,9 @@ def healthcheck(value: Any, ctx: Ctx) -> Healthcheck | None:
             kwargs[f"{key}_s"] = duration(hc[key], ctx, "healthcheck", key)
     if hc.get("retries") is not None:
         kwargs["retries"] = integer(hc["retries"], ctx, "healthcheck", "retries")
+        if kwargs["retries"] < 0:
+            raise ctx.error(f"must be 0 or more, not {kwargs['retries']}", "healthcheck",
+                            "retries")
     return Healthcheck(**kwargs)
 
 
@@ -103,6 +108,8 @@ def restart(value: Any, ctx: Ctx) -> str | None:
     if value is False:  # `restart: false`: YAML 1.1's reading of `restart: no`
         return "no"
     text = str(value)
+    if text == "":  # Compose and the engine read an empty policy as none set
+        return None
     base, _, count = text.partition(":")
     if base not in RESTART_POLICIES or (count and (base != "on-failure" or not count.isdigit())):
         raise ctx.error(f'invalid restart policy "{text}" (expected "no", "always", '
@@ -115,10 +122,7 @@ def build(value: Any, ctx: Ctx) -> Build | None:
         return None
     if not isinstance(value, dict):
         raise ctx.error("must be a path or a mapping", "build")
-    check_keys(value, BUILD_KNOWN, ctx, "build")
-    for k in value:
-        if k not in BUILD_HONOURED and not str(k).startswith("x-"):
-            ctx.warn("not supported yet, ignored", "build", k)
+    check_keys(value, BUILD_KNOWN, ctx, "build")  # what is warned: prefect_compose.keys
     labels = value.get("labels") or {}
     if isinstance(labels, list):
         labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
@@ -140,10 +144,15 @@ def ports(value: Any, ctx: Ctx) -> tuple[Port, ...]:
     for i, p in enumerate(value):
         if not isinstance(p, dict):
             raise ctx.error(f"invalid port {p!r}", f"ports[{i}]")
+        if p.get("target") in (None, "", 0, "0"):
+            raise ctx.error("missing a target port", f"ports[{i}]", "target")
         try:
             target = int(str(p.get("target")))
         except ValueError:
-            raise ctx.error(f"invalid container port {p.get('target')!r}", f"ports[{i}]") from None
+            target = -1
+        if not 0 < target <= 65535:
+            raise ctx.error(f"invalid container port {p.get('target')!r} (1-65535)",
+                            f"ports[{i}]", "target")
         published = p.get("published")
         out.append(Port(target=target,
                         published=None if published in (None, "") else str(published),
@@ -195,9 +204,14 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
         if not isinstance(spec, dict):
             raise ctx.error("must be a mapping", "networks", name)
         aliases = spec.get("aliases") or []
+        net = top_networks[name]
         out[name] = ServiceNetwork(aliases=tuple(str(a) for a in aliases),
-                                   ipv4_address=spec.get("ipv4_address"),
-                                   ipv6_address=spec.get("ipv6_address"),
+                                   ipv4_address=static_address(
+                                       spec.get("ipv4_address"), 4, ctx, name, net,
+                                       "ipv4_address"),
+                                   ipv6_address=static_address(
+                                       spec.get("ipv6_address"), 6, ctx, name, net,
+                                       "ipv6_address"),
                                    priority=int(spec.get("priority") or 0))
     return out
 
@@ -212,8 +226,8 @@ def hooks(value: Any, ctx: Ctx) -> tuple[Hook, ...]:
         where = f"pre_start[{i}]"
         if not isinstance(h, dict):
             raise ctx.error("must be a mapping with a command", where)
-        check_keys(h, ("command", "image", "environment", "user", "working_dir", "privileged"),
-                   ctx, where)
+        check_keys(h, ("command", "image", "environment", "user", "working_dir", "privileged",
+                       "per_replica"), ctx, where)
         cmd = argv(h.get("command"), ctx, where, "command")
         if not cmd:
             raise ctx.error("a hook needs a command", where)
@@ -242,11 +256,42 @@ def file_mounts(value: Any, ctx: Ctx, key: str, top: dict) -> tuple[FileMount, .
         target = item.get("target") or default_target
         if key == "secrets" and not str(target).startswith("/"):
             target = f"/run/secrets/{target}"
-        mode = item.get("mode")
+        if key == "configs" and not str(target).startswith("/"):
+            target = f"/{target}"
+        if spec.get("file") is not None:
+            for k in ("mode", "uid", "gid"):
+                if item.get(k) is not None:
+                    ctx.warn(f"{k} of a bind-mounted file source is the host file's own, "
+                             "ignored", f"{key}[{i}]", k)
         out.append(FileMount(source=src, target=str(target), file=spec.get("file"),
                              content=spec.get("content"), environment=spec.get("environment"),
-                             mode=int(mode, 8) if isinstance(mode, str) else mode))
+                             mode=_file_mode(item.get("mode"), ctx, f"{key}[{i}]"),
+                             uid=_opt_id(item.get("uid"), ctx, f"{key}[{i}]", "uid"),
+                             gid=_opt_id(item.get("gid"), ctx, f"{key}[{i}]", "gid")))
     return tuple(out)
+
+
+def _file_mode(mode: Any, ctx: Ctx, where: str) -> int | None:
+    """`mode: 0440` (an octal number, or a string of octal digits) -> its value."""
+    if mode is None:
+        return None
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else integer(mode, ctx, where, "mode")
+    except ValueError:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)",
+                        where, "mode") from None
+    if not 0 <= value <= 0o7777:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)", where, "mode")
+    return value
+
+
+def _opt_id(value: Any, ctx: Ctx, where: str, key: str) -> str | None:
+    if value is None:
+        return None
+    text = scalar_str(value)
+    if not text.isdigit():
+        raise ctx.error(f"must be a numeric id, not {value!r}", where, key)
+    return text
 
 
 def x_prefect(value: Any, ctx: Ctx) -> XPrefect:

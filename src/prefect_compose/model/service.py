@@ -4,12 +4,13 @@ supported yet (a warning naming it), or was rejected by the per-file schema."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import parts
+from prefect_compose.model import checks, networking, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -34,14 +35,8 @@ ENGINE_OPTIONS = {
     "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc", "userns_mode",
     "mac_address", "ulimits", "devices", "runtime", "cpuset",
 }
-# keys Compose accepts that we do not honour yet: a warning, never silently dropped
-NOT_SUPPORTED = {
-    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count",
-    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-    "credential_spec", "develop", "device_cgroup_rules", "external_links", "gpus", "isolation",
-    "label_file", "links", "logging", "mem_swappiness", "models", "post_start", "pre_stop",
-    "pull_refresh_after", "storage_opt", "use_api_socket", "uts", "volumes_from",
-}
+# what is warned or refused (never silently dropped) is the table in prefect_compose.keys,
+# applied by the loader to every file
 
 
 def build_service(name: str, svc: dict, project: dict, base: Path,
@@ -49,9 +44,6 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     """``project`` is the merged document plus ``__networks__`` (the built networks)."""
     file = svc.pop("__file__", "compose.yaml")
     ctx = Ctx(file, name, warnings)
-    for key in svc:
-        if key in NOT_SUPPORTED:
-            ctx.warn("not supported yet, ignored", key)
     provider = svc.get("provider")
     if provider is not None and not isinstance(provider, dict):
         raise ctx.error("must be a mapping with a type", "provider")
@@ -62,11 +54,17 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     if not image and not build and provider is None:
         raise ctx.error("has neither an image nor a build context specified")
     resources = _resources(svc, ctx)
+    checks.check_values(svc, ctx)
+    checks.check_service_refs(svc, ctx, project.get("services") or {})
     engine_options = _engine_options(svc, ctx)
     labels = svc.get("labels") or {}
     expose = svc.get("expose") or []
     if not isinstance(expose, list):
         raise ctx.error("must be a list", "expose")
+    for i, e in enumerate(expose):
+        if not re.fullmatch(r"[0-9]+(-[0-9]+)?(/[a-z]+)?", str(e)):
+            raise ctx.error(f'invalid port "{e}": expected PORT[-PORT][/PROTOCOL]',
+                            f"expose[{i}]")
     init = svc.get("init")
     try:
         return Service(
@@ -81,7 +79,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
             expose=tuple(str(e) for e in expose),
             volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
             networks=parts.networks(svc, ctx, project["__networks__"]),
-            network_mode=svc.get("network_mode"),
+            network_mode=networking.network_mode(svc, ctx),
             healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
             depends_on=_implied_dependencies(svc, parts.depends_on(svc.get("depends_on"), ctx)),
             restart=parts.restart(svc.get("restart"), ctx),
@@ -111,22 +109,32 @@ def _resources(svc: dict, ctx: Ctx) -> dict[str, Any]:
     deploy = mapping(svc.get("deploy"), ctx, "deploy")
     limits = mapping(mapping(deploy.get("resources"), ctx, "deploy", "resources").get("limits"),
                      ctx, "deploy", "resources", "limits")
+    cpus_at = ("cpus",) if "cpus" in svc else ("deploy", "resources", "limits", "cpus")
     cpus = svc.get("cpus", limits.get("cpus"))
     try:
         cpus_f = None if cpus is None else float(cpus)
     except (TypeError, ValueError):
-        raise ctx.error(f"invalid cpus {cpus!r}", "cpus") from None
+        raise ctx.error(f"invalid cpus {cpus!r}", *cpus_at) from None
+    mem_at = ("mem_limit",) if "mem_limit" in svc else ("deploy", "resources", "limits", "memory")
     mem = svc.get("mem_limit", limits.get("memory"))
-    mem_b = None if mem is None else size(mem, ctx, "mem_limit")
-    for key in deploy:
-        if key not in ("resources", "replicas") and not str(key).startswith("x-"):
-            ctx.warn("not supported yet, ignored", "deploy", key)
-    scale = svc.get("scale", deploy.get("replicas", 1))
-    scale_i = integer(scale if scale is not None else 1, ctx, "scale")
-    if scale_i != 1:
-        ctx.warn(f"{scale_i} replicas requested; prefect-compose runs one container per "
-                 "service (scaling is not supported yet)", "scale")
+    mem_b = None if mem is None else size(mem, ctx, *mem_at)
+    scale_i = _scale(svc, deploy, ctx)
     return {"cpus": cpus_f, "mem_limit": mem_b, "scale": scale_i}
+
+
+def _scale(svc: dict, deploy: dict, ctx: Ctx) -> int:
+    """``scale`` or ``deploy.replicas`` (Compose refuses two different values, and negatives)."""
+    counts = {}
+    for value, at in ((svc.get("scale"), ("scale",)), (deploy.get("replicas"),
+                                                       ("deploy", "replicas"))):
+        if value is not None:
+            counts[at] = integer(value, ctx, *at)
+            if counts[at] < 0:
+                raise ctx.error(f"must be 0 or more, not {counts[at]}", *at)
+    if len(set(counts.values())) > 1:
+        raise ctx.error(f"scale ({counts[('scale',)]}) and deploy.replicas "
+                        f"({counts[('deploy', 'replicas')]}) differ: set one of them", "scale")
+    return next(iter(counts.values()), 1)  # != 1: keys.py warns
 
 
 def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
@@ -142,6 +150,8 @@ def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
         elif value is not None and key in BOOL_OPTIONS:
             value = boolean(value, ctx, key)
         out[key] = value
+    if out.get("extra_hosts") is not None:
+        out["extra_hosts"] = networking.extra_hosts(out["extra_hosts"], ctx)
     return out
 
 

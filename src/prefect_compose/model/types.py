@@ -87,6 +87,14 @@ class FileMount(Frozen):
     content: str | None = None
     environment: str | None = None
     mode: int | None = None
+    uid: str | None = None
+    gid: str | None = None
+
+    @property
+    def copied(self) -> bool:
+        """Inline or environment content: written into the container before it starts
+        (a `file` source is bind-mounted instead)."""
+        return self.file is None and (self.content is not None or self.environment is not None)
 
 
 class Schedule(Frozen):
@@ -150,6 +158,20 @@ class Service(Frozen):
         return self.provider is not None
 
 
+class IpamPool(Frozen):
+    """One `ipam.config` entry; addresses checked by the model."""
+    subnet: str | None = None
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: dict[str, str] = Field(default_factory=dict)
+
+
+class Ipam(Frozen):
+    driver: str | None = None
+    config: tuple[IpamPool, ...] = ()
+    options: dict[str, str] = Field(default_factory=dict)
+
+
 class Network(Frozen):
     name: str  # the engine name (PROJECT_key unless name: or external)
     external: bool = False
@@ -157,6 +179,9 @@ class Network(Frozen):
     internal: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
     driver_opts: dict[str, str] = Field(default_factory=dict)
+    attachable: bool = False
+    enable_ipv6: bool = False
+    ipam: Ipam | None = None
 
 
 class Volume(Frozen):
@@ -186,3 +211,6 @@ class Project(Frozen):
     warnings: tuple[str, ...] = ()
     # services switched off by profiles (Compose lists them with `config --profile`)
     disabled_services: tuple[str, ...] = ()
+    # the values of the variables that `environment:` secrets and configs name, as the
+    # project's environment set them: never dumped, never shown
+    file_environment: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)

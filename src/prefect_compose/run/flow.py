@@ -26,10 +26,11 @@ from prefect_compose import masking
 from prefect_compose.engine import Engine
 from prefect_compose.errors import ComposeError
 from prefect_compose.plan.compile import Step, refuse_providers
+from prefect_compose.plan.containers import check_file_sources
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.faults import preflight
 from prefect_compose.run.lock import acquire, release_lock_of_run
-from prefect_compose.run.milestones import Milestones, task_tags
+from prefect_compose.run.milestones import Milestones, late_tags, shared_task_tags
 from prefect_compose.run.prepare import prepare
 from prefect_compose.run.reaper import reap
 from prefect_compose.run.report import publish_plan, publish_summary
@@ -67,6 +68,7 @@ def _api_logger_for(run_logger: Any) -> logging.LoggerAdapter:
 @task(name="step", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 def run_step(run_id: str, step_id: str) -> Any:
     rs = _RUNS[run_id]
+    late_tags(rs.plan, rs.plan.step(step_id))
     logger = get_run_logger()
     record = execute(rs, step_id, StepLog(logger, _api_logger_for(logger)))
     _MILESTONES[run_id].step_finished(
@@ -158,7 +160,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
 
 
 def preload(named: dict[str, Any], project: Any, plan: Any, engine: Engine) -> None:
-    """The CLI loaded, compiled (and refused providers) and connected already: a flow run
+    """The CLI loaded, compiled, checked (providers, file sources) and connected already: a flow run
     named by the same parameters in this process takes them over instead of doing it
     again."""
     _PRELOADED["up"] = (named, project, plan, engine)
@@ -181,6 +183,7 @@ def _loaded(named: dict[str, Any]) -> tuple[Any, Any, Engine]:
         options = ProjectOptions.from_parameters(**params)
     project, plan = load_and_compile(options)
     refuse_providers(plan)
+    check_file_sources(project, project.services)
     return project, plan, Engine.connect(options.docker_host_block)
 
 
@@ -235,7 +238,7 @@ def _submit_step(rs: RunState, step: Step, wait_for: list[Any]) -> Any:
     upstream cancels the step is the step's own decision (run/steps.py)."""
     return run_step.with_options(
         name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step),
-        tags=task_tags(rs.plan, step)).submit(
+        tags=shared_task_tags(rs.plan, step)).submit(
         rs.id, step.id, wait_for=[allow_failure(f) for f in wait_for])
 
 

@@ -55,9 +55,6 @@ def test_unknown_key_in_long_volume_is_an_error(proj):
      "        volume:\n          nocopy: true\n", "nocopy"),
     ("    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n"
      "          size: 1000000\n", "size"),
-    ("networks:\n  default:\n    ipam:\n      config:\n        - subnet: 172.28.0.0/16\n",
-     "ipam"),
-    ("networks:\n  default:\n    enable_ipv6: true\n", "enable_ipv6"),
 ])
 def test_unhonoured_nested_options_are_warned_about(proj, snippet, key):
     service = "services:\n  web:\n    image: x\n"

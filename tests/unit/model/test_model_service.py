@@ -78,7 +78,8 @@ def test_container_name_expose_platform_command_and_resources(proj):
     assert web.entrypoint == ("/bin/tini", "--")
     assert (web.cpus, web.mem_limit) == (0.5, 512 * 1024**2)
     assert (w2.cpus, w2.mem_limit) == (1.5, 1024**3)
-    assert p.warnings == ()
+    assert p.warnings == ("compose.yaml: services.web.platform: images are pulled and run for "
+                          "the engine's platform, ignored",)
 
 
 def test_provider_service_needs_no_image(proj):
