@@ -9,7 +9,7 @@
   key path.
 
 A row may also carry ``partial``: a check of the value that returns why a value is *not*
-honoured (``scale: 3``, ``network_mode: service:vpn``), so a key honoured for most values is
+honoured (``scale: 3``), so a key honoured for most values is
 warned only for the others.
 
 Paths drop service, network and list-item names: ``services.volumes.bind.propagation`` is
@@ -58,6 +58,7 @@ NOT_YET = "not supported yet"
 WINDOWS = "Windows containers only"
 SWARM = "Swarm only: nothing to pass to a single engine"
 NO_FIELD = "informational (Compose passes nothing either)"
+COPIED = "the written-in file's (content/environment sources); a bind-mounted file keeps its own: warned"
 
 
 def _not_one(value: Any) -> str | None:
@@ -67,12 +68,6 @@ def _not_one(value: Any) -> str | None:
         return None  # the model reports the bad value
     return None if n == 1 else (f"{n} replicas requested; prefect-compose runs one container "
                                 "per service (scaling is not supported yet)")
-
-
-def _shared_namespace(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith(("service:", "container:")):
-        return f'"{value}": sharing another container\'s network namespace is ' + NOT_YET
-    return None
 
 
 # One row per key; keep one line each (several helpers edit this table).
@@ -112,12 +107,12 @@ KEYS: dict[str, Key] = {
     "services.cgroup": W(),
     "services.cgroup_parent": W(),
     "services.command": H("Config.Cmd"),
-    "services.configs": H("bind-mounted read-only at the target (file sources)"),
-    "services.configs.gid": W(),
-    "services.configs.mode": W(),
+    "services.configs": H("file sources bind-mounted read-only; content/environment written in before start"),
+    "services.configs.gid": H(COPIED),
+    "services.configs.mode": H(COPIED),
     "services.configs.source": H("the top-level config"),
     "services.configs.target": H("mount target"),
-    "services.configs.uid": W(),
+    "services.configs.uid": H(COPIED),
     "services.container_name": H("the container's name"),
     "services.cpu_count": W(WINDOWS),
     "services.cpu_percent": W(WINDOWS),
@@ -189,15 +184,14 @@ KEYS: dict[str, Key] = {
     "services.mem_swappiness": W(),
     "services.memswap_limit": H("HostConfig.MemorySwap"),
     "services.models": W("model runners are not supported"),
-    "services.network_mode": H("HostConfig.NetworkMode (host is a host escape)",
-                               _shared_namespace),
+    "services.network_mode": H("HostConfig.NetworkMode; service:X / container:X share that container's namespace (host is a host escape)"),
     "services.networks": H("attached with the service name and aliases"),
     "services.networks.aliases": H("EndpointsConfig.Aliases"),
     "services.networks.driver_opts": W(),
     "services.networks.gw_priority": W(),
     "services.networks.interface_name": W(),
-    "services.networks.ipv4_address": W(),
-    "services.networks.ipv6_address": W(),
+    "services.networks.ipv4_address": H("EndpointsConfig.IPAMConfig.IPv4Address (checked against the network's subnets)"),
+    "services.networks.ipv6_address": H("EndpointsConfig.IPAMConfig.IPv6Address (checked against the network's subnets)"),
     "services.networks.link_local_ips": W(),
     "services.networks.mac_address": W(),
     "services.networks.priority": H("the order networks are attached in"),
@@ -234,12 +228,12 @@ KEYS: dict[str, Key] = {
     "services.restart": H("HostConfig.RestartPolicy; restart: no makes a job"),
     "services.runtime": H("HostConfig.Runtime"),
     "services.scale": H("one container", _not_one),
-    "services.secrets": H("bind-mounted read-only under /run/secrets (file sources)"),
-    "services.secrets.gid": W(),
-    "services.secrets.mode": W(),
+    "services.secrets": H("under /run/secrets: file sources bind-mounted read-only; environment written in before start"),
+    "services.secrets.gid": H(COPIED),
+    "services.secrets.mode": H(COPIED),
     "services.secrets.source": H("the top-level secret"),
     "services.secrets.target": H("mount target"),
-    "services.secrets.uid": W(),
+    "services.secrets.uid": H(COPIED),
     "services.security_opt": H("HostConfig.SecurityOpt"),
     "services.shm_size": H("HostConfig.ShmSize"),
     "services.stdin_open": W(),
@@ -297,15 +291,15 @@ KEYS: dict[str, Key] = {
     # -- secrets --
     "secrets.driver": W(SWARM),
     "secrets.driver_opts": W(SWARM),
-    "secrets.environment": W("environment secrets are not mounted yet"),
+    "secrets.environment": H("the variable's value, written in as a file (masked in all output)"),
     "secrets.external": W(SWARM),
     "secrets.file": H("bind-mounted read-only"),
     "secrets.labels": W(SWARM),
     "secrets.name": H(NO_FIELD),
     "secrets.template_driver": W(SWARM),
     # -- configs --
-    "configs.content": W("inline configs are not mounted yet"),
-    "configs.environment": W("environment configs are not mounted yet"),
+    "configs.content": H("written in as a file before start"),
+    "configs.environment": H("the variable's value, written in as a file before start"),
     "configs.external": W(SWARM),
     "configs.file": H("bind-mounted read-only"),
     "configs.labels": W(SWARM),

@@ -3,12 +3,15 @@ inspect result -> ContainerInfo."""
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Mapping
+import tarfile
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect_compose.plan.labels import LABEL_NUMBER, LABEL_SERVICE
-from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
+from prefect_compose.plan.specs import ContainerInfo, ContainerSpec, FileCopy
 
 
 def container_config(spec: ContainerSpec) -> dict[str, Any]:
@@ -34,8 +37,10 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
                     spec.healthcheck)}
     config.update({k: v for k, v in optional.items() if v is not None and v != ""})
     if spec.network:
-        config["NetworkingConfig"] = {"EndpointsConfig": {
-            spec.network: {"Aliases": list(spec.aliases)} if spec.aliases else {}}}
+        endpoint: dict[str, Any] = {"Aliases": list(spec.aliases)} if spec.aliases else {}
+        if spec.addresses.get(spec.network):
+            endpoint["IPAMConfig"] = dict(spec.addresses[spec.network])
+        config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: endpoint}}
     config.update(spec.config_extra)
     return config
 
@@ -88,6 +93,19 @@ def _healthcheck(hc: Mapping[str, Any]) -> dict[str, Any]:
         if api_key and api_key != "StartInterval" and value is not None:
             out[api_key] = int(value) if api_key != "Test" else list(value)
     return out
+
+
+def file_archive(files: Sequence[FileCopy]) -> bytes:
+    """A tar of ``files`` for PUT /containers/{id}/archive at "/" (Compose's createTar)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for f in files:
+            data = f.content.encode()
+            info = tarfile.TarInfo(f.target.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), f.mode, int(time.time())
+            info.uid, info.gid = f.uid or 0, f.gid or 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def container_info(data: Mapping[str, Any]) -> ContainerInfo:

@@ -32,6 +32,7 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
+from prefect_compose.model.networking import static_address
 from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
@@ -203,9 +204,14 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
         if not isinstance(spec, dict):
             raise ctx.error("must be a mapping", "networks", name)
         aliases = spec.get("aliases") or []
+        net = top_networks[name]
         out[name] = ServiceNetwork(aliases=tuple(str(a) for a in aliases),
-                                   ipv4_address=spec.get("ipv4_address"),
-                                   ipv6_address=spec.get("ipv6_address"),
+                                   ipv4_address=static_address(
+                                       spec.get("ipv4_address"), 4, ctx, name, net,
+                                       "ipv4_address"),
+                                   ipv6_address=static_address(
+                                       spec.get("ipv6_address"), 6, ctx, name, net,
+                                       "ipv6_address"),
                                    priority=int(spec.get("priority") or 0))
     return out
 
@@ -250,11 +256,42 @@ def file_mounts(value: Any, ctx: Ctx, key: str, top: dict) -> tuple[FileMount, .
         target = item.get("target") or default_target
         if key == "secrets" and not str(target).startswith("/"):
             target = f"/run/secrets/{target}"
-        mode = item.get("mode")
+        if key == "configs" and not str(target).startswith("/"):
+            target = f"/{target}"
+        if spec.get("file") is not None:
+            for k in ("mode", "uid", "gid"):
+                if item.get(k) is not None:
+                    ctx.warn(f"{k} of a bind-mounted file source is the host file's own, "
+                             "ignored", f"{key}[{i}]", k)
         out.append(FileMount(source=src, target=str(target), file=spec.get("file"),
                              content=spec.get("content"), environment=spec.get("environment"),
-                             mode=int(mode, 8) if isinstance(mode, str) else mode))
+                             mode=_file_mode(item.get("mode"), ctx, f"{key}[{i}]"),
+                             uid=_opt_id(item.get("uid"), ctx, f"{key}[{i}]", "uid"),
+                             gid=_opt_id(item.get("gid"), ctx, f"{key}[{i}]", "gid")))
     return tuple(out)
+
+
+def _file_mode(mode: Any, ctx: Ctx, where: str) -> int | None:
+    """`mode: 0440` (an octal number, or a string of octal digits) -> its value."""
+    if mode is None:
+        return None
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else integer(mode, ctx, where, "mode")
+    except ValueError:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)",
+                        where, "mode") from None
+    if not 0 <= value <= 0o7777:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)", where, "mode")
+    return value
+
+
+def _opt_id(value: Any, ctx: Ctx, where: str, key: str) -> str | None:
+    if value is None:
+        return None
+    text = scalar_str(value)
+    if not text.isdigit():
+        raise ctx.error(f"must be a numeric id, not {value!r}", where, key)
+    return text
 
 
 def x_prefect(value: Any, ctx: Ctx) -> XPrefect:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import checks, parts
+from prefect_compose.model import checks, networking, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -79,7 +79,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
             expose=tuple(str(e) for e in expose),
             volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
             networks=parts.networks(svc, ctx, project["__networks__"]),
-            network_mode=svc.get("network_mode"),
+            network_mode=networking.network_mode(svc, ctx),
             healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
             depends_on=_implied_dependencies(svc, parts.depends_on(svc.get("depends_on"), ctx)),
             restart=parts.restart(svc.get("restart"), ctx),
@@ -150,6 +150,8 @@ def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
         elif value is not None and key in BOOL_OPTIONS:
             value = boolean(value, ctx, key)
         out[key] = value
+    if out.get("extra_hosts") is not None:
+        out["extra_hosts"] = networking.extra_hosts(out["extra_hosts"], ctx)
     return out
 
 

@@ -87,6 +87,14 @@ class FileMount(Frozen):
     content: str | None = None
     environment: str | None = None
     mode: int | None = None
+    uid: str | None = None
+    gid: str | None = None
+
+    @property
+    def copied(self) -> bool:
+        """Inline or environment content: written into the container before it starts
+        (a `file` source is bind-mounted instead)."""
+        return self.file is None and (self.content is not None or self.environment is not None)
 
 
 class Schedule(Frozen):
@@ -203,3 +211,6 @@ class Project(Frozen):
     warnings: tuple[str, ...] = ()
     # services switched off by profiles (Compose lists them with `config --profile`)
     disabled_services: tuple[str, ...] = ()
+    # the values of the variables that `environment:` secrets and configs name, as the
+    # project's environment set them: never dumped, never shown
+    file_environment: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)

@@ -3,13 +3,15 @@ hooks and throwaway `run` containers alike (one function, so they cannot drift a
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prefect_compose.errors import InputError
 from prefect_compose.model.types import Hook, Project, Service
 from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
-from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
+from prefect_compose.plan.specs import ContainerSpec, FileCopy, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -18,6 +20,17 @@ def container_name(project: Project, svc: Service, oneoff: bool) -> str:
     if oneoff:
         return f"{project.name}-{svc.name}-run-{_secrets.token_hex(6)}"
     return svc.container_name or f"{project.name}-{svc.name}-1"
+
+
+def engine_network_mode(project: Project, svc: Service) -> str | None:
+    """The engine's NetworkMode for a `network_mode`: `service:X` is the namespace of X's
+    container (by its name: the engine resolves it to the id at create, after X started),
+    `container:NAME` that container's."""
+    mode = svc.network_mode
+    if mode and mode.startswith("service:"):
+        owner = project.services[mode.split(":", 1)[1]]
+        return f"container:{container_name(project, owner, oneoff=False)}"
+    return mode
 
 
 def _healthcheck(svc: Service) -> dict[str, Any] | None:
@@ -113,8 +126,8 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     host_options, config_options = _engine_options(svc)
-    network_mode = svc.network_mode
-    if network_mode and not network_mode.startswith(("service:", "container:")):
+    network_mode = engine_network_mode(project, svc)
+    if network_mode:
         host_options["NetworkMode"] = network_mode
         primary, aliases, extra_networks = None, (), {}
     if hook is not None and hook.privileged:
@@ -136,9 +149,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         ports=ports,
         expose=_expose(svc.expose),
         mounts=_mounts(project, svc),
+        files=file_copies(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
+        addresses=_addresses(project, svc) if primary else {},
         healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
         stop_signal=svc.stop_signal,
         stop_grace_s=svc.stop_grace_period_s,
@@ -178,6 +193,56 @@ def _networks(project: Project, svc: Service, use_aliases: bool,
         else:
             extra_networks[engine_name] = tuple(names)
     return primary, aliases, extra_networks
+
+
+def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
+    """Static addresses by engine network name, as the API's IPAMConfig."""
+    out = {}
+    for key, net in svc.networks.items():
+        ipam = {k: v for k, v in (("IPv4Address", net.ipv4_address),
+                                  ("IPv6Address", net.ipv6_address)) if v}
+        if ipam:
+            out[project.networks[key].name] = ipam
+    return out
+
+
+def file_copies(project: Project, svc: Service) -> tuple[FileCopy, ...]:
+    """The secrets and configs from `content` or `environment`, as files to write into the
+    container (empty content is skipped, as in Compose). InputError naming an unset
+    variable: :func:`check_file_sources` says so before anything is created."""
+    out = []
+    for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+        for i, fm in enumerate(mounts):
+            if not fm.copied:
+                continue
+            if fm.content is not None:
+                content = fm.content
+            elif fm.environment in project.file_environment:
+                content = project.file_environment[fm.environment]
+            else:
+                raise InputError(f'environment variable "{fm.environment}" required by '
+                                 f'{key[:-1]} "{fm.source}" is not set', file=svc.source_file,
+                                 path=f"services.{svc.name}.{key}[{i}]")
+            if content:
+                out.append(FileCopy(target=fm.target, content=content,
+                                    mode=0o444 if fm.mode is None else fm.mode,
+                                    uid=None if fm.uid is None else int(fm.uid),
+                                    gid=None if fm.gid is None else int(fm.gid)))
+    return tuple(out)
+
+
+def check_file_sources(project: Project, services: Iterable[str]) -> None:
+    """Before anything is created: every `environment:` secret or config these services use
+    is set, every `file:` one exists."""
+    for name in services:
+        svc = project.services[name]
+        file_copies(project, svc)
+        for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+            for i, fm in enumerate(mounts):
+                if fm.file is not None and not os.path.exists(fm.file):
+                    raise InputError(f'{key[:-1]} "{fm.source}": file {fm.file} not found',
+                                     file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
 
 
 def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:

@@ -26,6 +26,7 @@ from prefect_compose import masking
 from prefect_compose.engine import Engine
 from prefect_compose.errors import ComposeError
 from prefect_compose.plan.compile import Step, refuse_providers
+from prefect_compose.plan.containers import check_file_sources
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.faults import preflight
 from prefect_compose.run.lock import acquire, release_lock_of_run
@@ -124,6 +125,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                               docker_host_block=docker_host_block)
     project, plan = load_and_compile(options)
     refuse_providers(plan)
+    check_file_sources(project, project.services)
     engine = Engine.connect(options.docker_host_block)
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=str(flow_run.id or uuid.uuid4()),

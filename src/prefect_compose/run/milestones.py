@@ -1,7 +1,7 @@
 """What a deployment reports to Prefect besides states and logs: tags, artifacts, events.
 
 Tags (one scheme for the up, run and exec flows):
-  - flow runs: ``project:NAME`` (and, for run/exec, ``service:NAME``);
+  - flow runs: ``project:NAME`` (and, for run/exec, ``service:NAME`` and ``kind:one-off``);
   - task runs: ``project:NAME``, ``service:NAME`` and ``kind:KIND``, KIND one of
     ``service`` (its start and its health wait), ``job``, ``hook`` (a pre_start entry),
     ``scheduled``.
@@ -71,7 +71,9 @@ def task_tags(plan: Plan, step: Step) -> list[str]:
 
 
 def flow_run_tags(project: str, service: str | None = None) -> list[str]:
-    return [f"project:{project}"] + ([f"service:{service}"] if service else [])
+    """``project:NAME``; a one-off run (``service`` given) adds ``service:NAME`` and
+    ``kind:one-off``."""
+    return [f"project:{project}"] + ([f"service:{service}", "kind:one-off"] if service else [])
 
 
 def tag_flow_run(flow_run_id: str | None, tags: list[str]) -> None:
