@@ -123,6 +123,9 @@ def build(value: Any, ctx: Ctx) -> Build | None:
     if not isinstance(value, dict):
         raise ctx.error("must be a path or a mapping", "build")
     check_keys(value, BUILD_KNOWN, ctx, "build")  # what is warned: prefect_compose.keys
+    if value.get("dockerfile") is not None and value.get("dockerfile_inline") is not None:
+        raise ctx.error("dockerfile and dockerfile_inline are mutually exclusive",
+                        "build", "dockerfile_inline")
     labels = value.get("labels") or {}
     if isinstance(labels, list):
         labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)

@@ -43,6 +43,7 @@ class BuildSpec(Frozen):
     dockerfile_inline: str | None = None
     args: dict[str, str | None] = {}
     target: str | None = None
+    labels: dict[str, str] = {}
     tags: tuple[str, ...]
     services: tuple[str, ...]
 
@@ -256,18 +257,20 @@ def _service_steps(project: Project, svc: Service, kind: str, jobs: set[str], he
 
 
 def _builds(project: Project) -> tuple[BuildSpec, ...]:
-    """One build per distinct (context, dockerfile, inline, args, target), with every tag."""
+    """One build per distinct (context, dockerfile, inline, args, target, labels), with every
+    tag."""
     builds: dict[str, dict[str, Any]] = {}
     for name in sorted(project.services):
         svc = project.services[name]
         if svc.build is None:
             continue
         key = json.dumps([svc.build.context, svc.build.dockerfile, svc.build.dockerfile_inline,
-                          svc.build.args, svc.build.target], sort_keys=True)
+                          svc.build.args, svc.build.target, svc.build.labels], sort_keys=True)
         b = builds.setdefault(key, {"context": svc.build.context,
                                     "dockerfile": svc.build.dockerfile,
                                     "dockerfile_inline": svc.build.dockerfile_inline,
                                     "args": dict(svc.build.args), "target": svc.build.target,
+                                    "labels": dict(svc.build.labels),
                                     "tags": [], "services": []})
         tag = image_of(project, svc)
         if tag not in b["tags"]:
