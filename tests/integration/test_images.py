@@ -102,3 +102,28 @@ def test_build_secrets_must_be_refused_naming_the_key(tmp_path, pc, project):
     r = pc.run_cli("up", tmp_path, project)
     assert r.rc == 2, r.show()
     assert "services.app.build.secrets" in r.stderr and "BuildKit" in r.stderr, r.show()
+
+
+def test_build_options_must_reach_the_builder(up, project, pc, docker_client):
+    tag2 = f"{project}-extra:v1"
+    env = {"COMPOSE_FILE": "build_opts.yaml", "TAG2": tag2}
+    r = pc.run_cli("up", "images", project, env=env)
+    assert r.rc == 0, r.show()
+    out = r.stdout + r.stderr
+    assert "10.1.2.3\th.example" in out  # build extra_hosts, seen by the RUN step
+    assert " 8192 " in out  # build shm_size 8m: /dev/shm of the RUN step, in KiB
+    first = docker_client.api.inspect_image(f"{project}-app:latest")
+    assert tag2 in first["RepoTags"]  # build tags
+    r = pc.run_cli("up", "images", project, env=env)
+    assert r.rc == 0, r.show()
+    # no_cache: the RUN step ran again, a new image (a cached build gives the same id)
+    assert docker_client.api.inspect_image(f"{project}-app:latest")["Id"] != first["Id"]
+
+
+def test_build_pull_must_pull_the_base_image_first(up, project, pc, docker_client):
+    r = pc.run_cli("up", "images", project, env={"COMPOSE_FILE": "build_opts.yaml",
+                                                 "TAG2": f"{project}-extra:v1",
+                                                 "BUILD_PULL": "true"})
+    assert r.rc == 1, r.show()  # no registry is reachable: the pull of busybox fails
+    assert f"build {project}-app failed" in r.stderr, r.show()
+    assert_nothing_created(pc, docker_client, project)

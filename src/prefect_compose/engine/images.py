@@ -77,17 +77,29 @@ class ImagesMixin:
               args: Mapping[str, str] | None = None, target: str | None = None,
               labels: Mapping[str, str] | None = None,
               on_log: Callable[[str], None] | None = None,
-              extra_tags: Sequence[str] = (), dockerfile_inline: str | None = None) -> str:
-        """Build ``context`` on the engine (never pulling) and tag it; return the image id.
-        ``dockerfile_inline`` is written to a file outside the context, which the SDK adds to
-        the build context under a random name. Raise EngineError with the tail of the build
-        output when the build fails."""
+              extra_tags: Sequence[str] = (), dockerfile_inline: str | None = None,
+              network: str | None = None, extra_hosts: Sequence[str] = (),
+              shm_size: int | None = None, no_cache: bool = False,
+              pull: bool = False) -> str:
+        """Build ``context`` on the engine and tag it; return the image id. The base image is
+        pulled only with ``pull``. ``dockerfile_inline`` is written to a file outside the
+        context, which the SDK adds to the build context under a random name. Raise
+        EngineError with the tail of the build output when the build fails."""
         if dockerfile_inline is not None:
             with tempfile.TemporaryDirectory(prefix="pc-dockerfile-") as tmp:
                 path = Path(tmp) / "Dockerfile"
                 path.write_text(dockerfile_inline, encoding="utf-8")
-                return self.build(context, tag, str(path), args, target, labels, on_log,
-                                  extra_tags)
+                return self.build(context, tag, dockerfile=str(path), args=args, target=target,
+                                  labels=labels, on_log=on_log, extra_tags=extra_tags,
+                                  network=network, extra_hosts=extra_hosts, shm_size=shm_size,
+                                  no_cache=no_cache, pull=pull)
+        options: dict[str, Any] = {}
+        if network:
+            options["network_mode"] = network
+        if extra_hosts:
+            options["extra_hosts"] = list(extra_hosts)
+        if shm_size:
+            options["shmsize"] = shm_size
         lines: list[str] = []
         image_id = None
         what = f"build {tag}"
@@ -95,7 +107,7 @@ class ImagesMixin:
             stream = self._api.build(path=str(context), tag=tag, dockerfile=dockerfile,
                                      buildargs=dict(args or {}), target=target,
                                      labels=dict(labels or {}), rm=True, forcerm=True,
-                                     pull=False, decode=True)
+                                     pull=pull, nocache=no_cache, decode=True, **options)
             for msg in stream:
                 if "error" in msg or "errorDetail" in msg:
                     error = (msg.get("errorDetail") or {}).get("message") or msg.get("error")
@@ -121,4 +133,6 @@ def build_image(engine: ImagesMixin, build: BuildSpec,
                         dockerfile=build.dockerfile,
                         args={k: v for k, v in build.args.items() if v is not None},
                         target=build.target, labels=build.labels, extra_tags=build.tags[1:],
-                        on_log=on_log, dockerfile_inline=build.dockerfile_inline)
+                        on_log=on_log, dockerfile_inline=build.dockerfile_inline,
+                        network=build.network, extra_hosts=build.extra_hosts,
+                        shm_size=build.shm_size, no_cache=build.no_cache, pull=build.pull)

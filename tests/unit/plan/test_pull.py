@@ -78,3 +78,27 @@ def test_dockerfile_and_dockerfile_inline_must_be_exclusive(proj):
         """})
     err = load_error()
     assert err.path == "services.app.build.dockerfile_inline" and "exclusive" in str(err)
+
+
+def test_build_options_must_reach_the_build_spec(proj):
+    from inline_project import load_error
+
+    write(proj, {"compose.yaml": """\
+        services:
+          app:
+            build:
+              context: .
+              tags: [extra:1]
+              network: none
+              extra_hosts: {h: 10.0.0.1}
+              shm_size: 8m
+              no_cache: true
+              pull: "true"
+        """})
+    [b] = compile_plan(load()).builds
+    assert b.tags == ("proj-app", "extra:1")
+    assert (b.network, b.extra_hosts, b.shm_size, b.no_cache, b.pull) == (
+        "none", ("h:10.0.0.1",), 8 * 1024**2, True, True)
+    write(proj, {"compose.yaml": "services:\n  app:\n    build: {context: ., network: host}\n"})
+    err = load_error()
+    assert err.path == "services.app.build.network" and "host escape" in str(err)
