@@ -243,6 +243,23 @@ def test_an_unset_secret_variable_must_be_an_input_error_before_anything_is_crea
     assert docker_client.api.networks(filters=label) == []
 
 
+def test_an_existing_routable_network_must_not_be_used_when_internal_is_asked(
+        docker_client, busybox_image, pc, request):
+    from prefect_compose.engine import Engine
+    from prefect_compose.errors import EngineError
+
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    name = f"{project}_back"
+    with Engine.connect() as engine:
+        engine.ensure_network(name, project, "back")  # an older deployment: routable
+        with pytest.raises(EngineError, match="internal=false but the compose file asks for "
+                                              "internal=true"):
+            engine.ensure_network(name, project, "back", internal=True)
+        engine.ensure_network(name, project, "back")  # as it is: fine
+    assert docker_client.api.inspect_network(name)["Internal"] is False
+
+
 def test_down_must_leave_external_resources_and_remove_the_projects(
         deployed, pc, docker_client):
     r = pc.run_cli("down", "resources", deployed.project, "-v", env=deployed.env)

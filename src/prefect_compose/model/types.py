@@ -46,6 +46,12 @@ class Build(Frozen):
     args: dict[str, str | None] = Field(default_factory=dict)
     target: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # more tags of the built image
+    network: str | None = None  # the network RUN steps use
+    extra_hosts: tuple[str, ...] = ()  # "host:ip", for RUN steps
+    shm_size: int | None = None  # bytes
+    no_cache: bool = False
+    pull: bool = False  # pull the base image first
 
 
 class Port(Frozen):

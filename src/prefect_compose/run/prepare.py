@@ -26,22 +26,15 @@ def prepare(rs: RunState, logger: Any) -> None:
             f"build {s}: {line}"))
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
     image_ids: dict[str, str] = {}
-    ids_by_ref: dict[str, str] = {}  # one inspect per image, not two per service
+    ids_by_ref: dict[str, str] = {}  # one inspect per image, not one per service
 
     def image_id(ref: str) -> str:
         if ref not in ids_by_ref:
-            found = engine.image_id(ref)
-            if not found:
-                engine.pull(ref)
-                found = engine.image_id(ref)
-            ids_by_ref[ref] = found
+            ids_by_ref[ref] = engine.image_id(ref)
         return ids_by_ref[ref]
 
     for sp in plan.services:
-        svc = project.services[sp.name]
         image = sp.image or ""
-        for ref in {h.image for h in svc.pre_start if h.image}:
-            image_id(ref)
         rs.images[sp.name] = image
         image_ids[sp.name] = image_id(image)
         rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])
