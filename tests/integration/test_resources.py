@@ -164,6 +164,10 @@ def test_static_addresses_aliases_and_extra_hosts_must_reach_the_container(
     assert back["IPAMConfig"]["IPv4Address"] == deployed.env["VPN4"]
     assert "tunnel" in back["Aliases"] and "vpn" in back["Aliases"]
     assert side["IPAddress"] == deployed.env["SIDE_IP"]  # connected after create
+    assert back["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.10"]
+    assert side["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.11"]
+    assert back["DriverOpts"] == {"org.example.primary": "yes"}
+    assert side["DriverOpts"] == {"org.example.side": "yes"}
     assert sorted(vpn["HostConfig"]["ExtraHosts"]) == ["db.local:10.9.9.9", "v6.local:::1"]
 
 

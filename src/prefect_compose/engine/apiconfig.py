@@ -40,6 +40,8 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
         endpoint: dict[str, Any] = {"Aliases": list(spec.aliases)} if spec.aliases else {}
         if spec.addresses.get(spec.network):
             endpoint["IPAMConfig"] = dict(spec.addresses[spec.network])
+        if spec.endpoint_driver_opts.get(spec.network):
+            endpoint["DriverOpts"] = dict(spec.endpoint_driver_opts[spec.network])
         config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: endpoint}}
     config.update(spec.config_extra)
     return config

@@ -32,7 +32,7 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
-from prefect_compose.model.networking import static_address
+from prefect_compose.model.networking import endpoint_options, static_address
 from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels",
@@ -242,7 +242,8 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
                                    ipv6_address=static_address(
                                        spec.get("ipv6_address"), 6, ctx, name, net,
                                        "ipv6_address"),
-                                   priority=int(spec.get("priority") or 0))
+                                   priority=int(spec.get("priority") or 0),
+                                   **endpoint_options(spec, ctx, name))
     return out
 
 

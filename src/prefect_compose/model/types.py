@@ -73,6 +73,8 @@ class ServiceNetwork(Frozen):
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     priority: int = 0
+    link_local_ips: tuple[str, ...] = ()
+    driver_opts: dict[str, str] = Field(default_factory=dict)
 
 
 class Hook(Frozen):
