@@ -146,13 +146,13 @@ def test_nested_keys_are_named_with_their_full_path(proj):
             deploy: {placement: {constraints: [node.role==manager]}}
             networks: {front: {gw_priority: 1}}
             volumes:
-              - {type: bind, source: ., target: /d, bind: {propagation: rshared}}
+              - {type: bind, source: ., target: /d, bind: {recursive: enabled}}
         networks:
           front: {}
         """})
     warnings = load().warnings
     for where in ("services.web.deploy.placement", "services.web.networks.front.gw_priority",
-                  "services.web.volumes[0].bind.propagation"):
+                  "services.web.volumes[0].bind.recursive"):
         assert any(f": {where}: " in w for w in warnings), (where, warnings)
 
 

@@ -258,7 +258,10 @@ def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
         if m.type == "volume" and source:
             source = project.volumes[source].name
         mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+                                  read_only=m.read_only, create_host_path=m.type == "bind",
+                                  propagation=m.propagation, selinux=m.selinux,
+                                  nocopy=m.nocopy, labels=dict(m.volume_labels),
+                                  tmpfs_size=m.tmpfs_size, tmpfs_mode=m.tmpfs_mode))
     for fm in (*svc.secrets, *svc.configs):
         if fm.file:
             mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,

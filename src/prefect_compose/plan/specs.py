@@ -26,6 +26,12 @@ class Mount:
     read_only: bool = False
     # bind only: let the engine create a missing host path (Compose's short syntax does)
     create_host_path: bool = False
+    propagation: str | None = None  # bind
+    selinux: str | None = None  # bind: z | Z
+    nocopy: bool = False  # volume
+    labels: Mapping[str, str] = field(default_factory=dict)  # volume: of a new volume
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None
 
 
 @dataclass(frozen=True)
