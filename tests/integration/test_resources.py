@@ -164,6 +164,10 @@ def test_static_addresses_aliases_and_extra_hosts_must_reach_the_container(
     assert back["IPAMConfig"]["IPv4Address"] == deployed.env["VPN4"]
     assert "tunnel" in back["Aliases"] and "vpn" in back["Aliases"]
     assert side["IPAddress"] == deployed.env["SIDE_IP"]  # connected after create
+    assert back["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.10"]
+    assert side["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.11"]
+    assert back["DriverOpts"] == {"org.example.primary": "yes"}
+    assert side["DriverOpts"] == {"org.example.side": "yes"}
     assert sorted(vpn["HostConfig"]["ExtraHosts"]) == ["db.local:10.9.9.9", "v6.local:::1"]
 
 
@@ -221,6 +225,23 @@ def test_secrets_and_configs_must_be_files_from_each_source(deployed, docker_cli
         ["444 0 0", "440 1000 1001"]
     binds = {m["Destination"]: m for m in files["Mounts"]}
     assert binds["/run/secrets/custom_name"]["RW"] is False  # a file source: bind, read-only
+
+
+def test_mount_options_must_reach_the_container(deployed, docker_client, pc):
+    c = service(pc, docker_client, deployed.project, "mounts")
+    binds = c["HostConfig"]["Binds"]
+    assert any(b.endswith("/mnt:/short-z:ro,z") for b in binds), binds
+    assert any(b.endswith("/mnt:/long-private:private") for b in binds), binds
+    seen = {m["Destination"]: m for m in c["Mounts"]}
+    assert seen["/long-private"]["Propagation"] == "private"
+    assert seen["/short-z"]["RW"] is False and "z" in seen["/short-z"]["Mode"]
+    asked = {m["Target"]: m for m in c["HostConfig"]["Mounts"]}
+    assert asked["/anon"]["VolumeOptions"] == {"NoCopy": True, "Labels": {"team": "anon"}}
+    anon = docker_client.api.inspect_volume(seen["/anon"]["Name"])
+    assert anon["Labels"]["team"] == "anon"
+    assert asked["/scratch"]["TmpfsOptions"] == {"SizeBytes": 2 * 1024**2, "Mode": 0o1777}
+    df = read_in(docker_client, c, "sh", "-c", "df -k /scratch | tail -1; stat -c %a /scratch")
+    assert " 2048 " in df and df.split()[-1] == "1777", df
 
 
 def test_an_environment_secret_must_be_masked_in_output(deployed):

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from prefect_compose.model.types import (
     CONDITIONS,
@@ -32,7 +31,8 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
-from prefect_compose.model.networking import static_address
+from prefect_compose.model.mounts import mount_options
+from prefect_compose.model.networking import endpoint_options, static_address
 from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels",
@@ -209,11 +209,10 @@ def volumes(value: Any, ctx: Ctx, top_volumes: dict, base: Path) -> tuple[Mount,
             except ValueError:
                 ctx.warn(f"bind mount {source} is outside the project directory {base}",
                          f"volumes[{i}]")
-        try:
-            out.append(Mount(type=vtype, source=source, target=str(target),
-                             read_only=bool(v.get("read_only", False))))
-        except ValidationError:
-            raise ctx.error(f'invalid mount type "{vtype}"', f"volumes[{i}]") from None
+        out.append(Mount(type=vtype, source=source, target=str(target),
+                         read_only=boolean(v.get("read_only", False), ctx, f"volumes[{i}]",
+                                           "read_only"),
+                         **mount_options(v, vtype, ctx, f"volumes[{i}]")))
     return tuple(out)
 
 
@@ -242,7 +241,8 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
                                    ipv6_address=static_address(
                                        spec.get("ipv6_address"), 6, ctx, name, net,
                                        "ipv6_address"),
-                                   priority=int(spec.get("priority") or 0))
+                                   priority=int(spec.get("priority") or 0),
+                                   **endpoint_options(spec, ctx, name))
     return out
 
 

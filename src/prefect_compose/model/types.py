@@ -62,10 +62,16 @@ class Port(Frozen):
 
 
 class Mount(Frozen):
-    type: Literal["volume", "bind", "tmpfs", "npipe", "cluster", "image"]
+    type: Literal["volume", "bind", "tmpfs"]  # npipe, cluster, image: refused by the model
     source: str | None = None  # a volume key (not its engine name) or an absolute host path
     target: str
     read_only: bool = False
+    propagation: str | None = None  # bind: rprivate, private, rshared, shared, rslave, slave
+    selinux: str | None = None  # bind: z (shared) or Z (private) relabelling
+    nocopy: bool = False  # volume: do not copy the image's content into a new volume
+    volume_labels: dict[str, str] = Field(default_factory=dict)  # volume: of a new volume
+    tmpfs_size: int | None = None  # tmpfs: bytes
+    tmpfs_mode: int | None = None  # tmpfs: permission bits
 
 
 class ServiceNetwork(Frozen):
@@ -73,6 +79,8 @@ class ServiceNetwork(Frozen):
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     priority: int = 0
+    link_local_ips: tuple[str, ...] = ()
+    driver_opts: dict[str, str] = Field(default_factory=dict)
 
 
 class Hook(Frozen):

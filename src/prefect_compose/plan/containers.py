@@ -154,6 +154,9 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         aliases=aliases,
         extra_networks=extra_networks,
         addresses=_addresses(project, svc) if primary else {},
+        endpoint_driver_opts=({project.networks[k].name: dict(n.driver_opts)
+                               for k, n in svc.networks.items() if n.driver_opts}
+                              if primary else {}),
         healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
         stop_signal=svc.stop_signal,
         stop_grace_s=svc.stop_grace_period_s,
@@ -195,12 +198,14 @@ def _networks(project: Project, svc: Service, use_aliases: bool,
     return primary, aliases, extra_networks
 
 
-def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
-    """Static addresses by engine network name, as the API's IPAMConfig."""
-    out = {}
+def _addresses(project: Project, svc: Service) -> dict[str, dict[str, Any]]:
+    """Static and link-local addresses by engine network name, as the API's IPAMConfig."""
+    out: dict[str, dict[str, Any]] = {}
     for key, net in svc.networks.items():
-        ipam = {k: v for k, v in (("IPv4Address", net.ipv4_address),
-                                  ("IPv6Address", net.ipv6_address)) if v}
+        ipam: dict[str, Any] = {k: v for k, v in (("IPv4Address", net.ipv4_address),
+                                                  ("IPv6Address", net.ipv6_address)) if v}
+        if net.link_local_ips:
+            ipam["LinkLocalIPs"] = list(net.link_local_ips)
         if ipam:
             out[project.networks[key].name] = ipam
     return out
@@ -253,7 +258,10 @@ def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
         if m.type == "volume" and source:
             source = project.volumes[source].name
         mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+                                  read_only=m.read_only, create_host_path=m.type == "bind",
+                                  propagation=m.propagation, selinux=m.selinux,
+                                  nocopy=m.nocopy, labels=dict(m.volume_labels),
+                                  tmpfs_size=m.tmpfs_size, tmpfs_mode=m.tmpfs_mode))
     for fm in (*svc.secrets, *svc.configs):
         if fm.file:
             mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
