@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import parts
+from prefect_compose.model import options, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -24,17 +24,6 @@ from prefect_compose.model.values import (
     strings,
 )
 
-# keys handed to the engine (docker SDK create() keyword of the same meaning), by the type
-# the model gives their value
-SIZE_OPTIONS = ("shm_size", "mem_reservation", "memswap_limit")  # bytes
-INT_OPTIONS = ("oom_score_adj", "pids_limit", "cpu_shares")
-BOOL_OPTIONS = ("privileged", "read_only", "oom_kill_disable")
-ENGINE_OPTIONS = {
-    *SIZE_OPTIONS, *INT_OPTIONS, *BOOL_OPTIONS,
-    "cap_add", "cap_drop", "tmpfs", "extra_hosts", "sysctls", "security_opt", "dns",
-    "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc", "userns_mode",
-    "mac_address", "ulimits", "devices", "runtime", "cpuset",
-}
 # what is warned or refused (never silently dropped) is the table in prefect_compose.keys,
 # applied by the loader to every file
 
@@ -54,7 +43,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     if not image and not build and provider is None:
         raise ctx.error("has neither an image nor a build context specified")
     resources = _resources(svc, ctx)
-    engine_options = _engine_options(svc, ctx)
+    engine_options = options.engine_options(svc, ctx, base)
     labels = svc.get("labels") or {}
     expose = svc.get("expose") or []
     if not isinstance(expose, list):
@@ -117,22 +106,6 @@ def _resources(svc: dict, ctx: Ctx) -> dict[str, Any]:
     scale = svc.get("scale", deploy.get("replicas", 1))
     scale_i = integer(scale if scale is not None else 1, ctx, "scale")  # != 1: keys.py warns
     return {"cpus": cpus_f, "mem_limit": mem_b, "scale": scale_i}
-
-
-def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
-    """The keys passed to the engine, their values checked and typed (sizes in bytes)."""
-    out: dict[str, Any] = {}
-    for key, value in svc.items():
-        if key not in ENGINE_OPTIONS:
-            continue
-        if value is not None and key in SIZE_OPTIONS:
-            value = size(value, ctx, key)
-        elif value is not None and key in INT_OPTIONS:
-            value = integer(value, ctx, key)
-        elif value is not None and key in BOOL_OPTIONS:
-            value = boolean(value, ctx, key)
-        out[key] = value
-    return out
 
 
 def _stop_grace(svc: dict, ctx: Ctx) -> float:
