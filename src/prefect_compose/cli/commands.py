@@ -1,8 +1,10 @@
 """The commands behind the CLI other than `plan` and `server`.
 
 `up` runs the Prefect flow; `down`, `ps`, `logs`, `run` and `exec` talk to the engine only
-(no Prefect server needed, so they answer as fast as `docker compose` does). All of them only
-ever touch containers that carry this project's labels.
+(no Prefect server needed, so they answer as fast as `docker compose` does); `run` and `exec`
+also leave a flow run on the server in use, when there is one, by plain HTTP
+(run/cli_record.py), so `ps --jobs` lists them. All of them only ever touch containers that
+carry this project's labels.
 """
 
 from __future__ import annotations
@@ -82,19 +84,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     from prefect_compose.cli.server import configure_environment
 
     configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
-    _quiet_prefect_console()
+    from prefect.logging.configuration import setup_logging
+
+    from prefect_compose.run import liveview
     from prefect_compose.run.flow import compose_up
 
+    setup_logging()
+    settings = liveview.resolve(args.progress, args.ansi, args.verbose)
     try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
-        state = compose_up(
-            project_dir=project.working_dir,
-            files=[os.path.abspath(f) for f in project.files],
-            project_name=project.name, profiles=list(args.profiles) or None,
-            env_files=[os.path.abspath(e) for e in args.env_files] or None,
-            job_timeout=args.job_timeout, force_recreate=args.force_recreate,
-            no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
-            wait_lock=args.wait_lock,
-            return_state=True)
+        with liveview.session(settings):
+            state = compose_up(
+                project_dir=project.working_dir,
+                files=[os.path.abspath(f) for f in project.files],
+                project_name=project.name, profiles=list(args.profiles) or None,
+                env_files=[os.path.abspath(e) for e in args.env_files] or None,
+                job_timeout=args.job_timeout, force_recreate=args.force_recreate,
+                no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
+                wait_lock=args.wait_lock,
+                return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
@@ -108,25 +115,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"up: {message}", file=sys.stderr)
     return 1
-
-
-def _quiet_prefect_console() -> None:
-    """Container output is printed by us, prefixed by service: keep Prefect's console to the
-    flow-level lines (where to watch the run) and to warnings. The API still gets it all."""
-    import logging
-
-    from prefect.logging.configuration import setup_logging
-
-    setup_logging()
-
-    def keep(record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[0] is None:
-            record.exc_info = None  # Prefect logs failed states with an empty traceback
-        return record.levelno >= logging.WARNING or not record.name.startswith(
-            ("prefect.task_runs", "prefect.task_engine"))
-
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(keep)
 
 
 # -- down / ps / logs ----------------------------------------------------------------------------
@@ -236,19 +224,43 @@ def cmd_run(args: argparse.Namespace) -> int:
             timeout = parse_duration(args.timeout)
         except ValueError as exc:
             raise InputError(str(exc), path="--timeout") from None
+    env = _parse_env(args.env)
     engine = _engine()
+    record = _record("run", project.name, args.service, args.cmd, project.working_dir)
     try:
         result = run_oneoff(
             engine, project, plan, args.service, list(args.cmd) or None,
-            env=_parse_env(args.env), timeout_s=timeout, check_deps=not args.no_deps,
+            env=env, timeout_s=timeout, check_deps=not args.no_deps,
             on_line=lambda stream, line: print(
                 line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True),
             on_warning=lambda m: print(f"warning: {m}", file=sys.stderr))
+    except BaseException as exc:
+        record.finish(130 if isinstance(exc, KeyboardInterrupt) else 1,
+                      message=f"{args.service}: interrupted (exit code 130)"
+                      if isinstance(exc, KeyboardInterrupt) else
+                      f"{args.service}: {type(exc).__name__}: {exc} (exit code 1)")
+        raise
     finally:
         engine.close()
     if result.timed_out:
         print(f"run: {args.service} timed out after {args.timeout}", file=sys.stderr)
+        record.finish(result.exit_code, size_seconds=result.size_seconds,
+                      message=f"{args.service}: timed out after {args.timeout} (exit code "
+                              f"{result.exit_code}) ({result.size_seconds:.1f} size-seconds)")
+    else:
+        record.finish(result.exit_code, duration_s=result.duration_s,
+                      size_seconds=result.size_seconds)
     return result.exit_code
+
+
+def _record(verb: str, project: str, service: str, cmd, project_dir: str | None = None):
+    """The flow run that lists this CLI `run`/`exec` in Prefect (run/cli_record.py), started
+    at once; a no-op without a server in use."""
+    from prefect_compose.cli.server import api_in_use
+    from prefect_compose.run.cli_record import CliRecord
+
+    return CliRecord(api_in_use, verb, project, service, list(cmd) or None,
+                     project_dir).start()
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -259,17 +271,26 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise InputError("exec needs a command: prefect-compose exec SERVICE CMD...")
     if project is not None and args.service not in project.services:
         raise InputError(f'no such service: "{args.service}"', path=f"services.{args.service}")
+    env = _parse_env(args.env)
     engine = _engine()
     out = sys.stdout.buffer
+    name = _project_name(args, project)
+    record = _record("exec", name, args.service, args.cmd,
+                     project.working_dir if project is not None else None)
     try:
-        code = exec_in(engine, _project_name(args, project), args.service, list(args.cmd),
-                       env=_parse_env(args.env), workdir=args.workdir, user=args.user,
+        code = exec_in(engine, name, args.service, list(args.cmd),
+                       env=env, workdir=args.workdir, user=args.user,
                        on_output=lambda b: (out.write(b), out.flush()))
+    except BaseException as exc:
+        record.finish(1, message=f"{args.service}: {type(exc).__name__} (exit code 1)")
+        raise
     finally:
         engine.close()
     if code is None:
         print(f"exec: service {args.service} is not running", file=sys.stderr)
+        record.finish(1, message=f"{args.service} is not running (exit code 1)")
         return 1
+    record.finish(code)
     return code
 
 

@@ -58,9 +58,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for r in registered:
         print(f"deployment {r.name}" + (f"  schedule {r.schedule}" if r.schedule else ""))
     prefect = Path(sys.executable).with_name("prefect")
+    # Prefect's own CLI knows nothing of the kept server: without this URL in its shell (or
+    # in its profile: `prefect config set PREFECT_API_URL=...`), `prefect deployment run`
+    # asks a throwaway ephemeral server and finds no deployment.
     print(f"\nstart a worker on the Docker host (any directory):\n"
           f"  PREFECT_API_URL={url} {prefect} worker start --pool {pool}\n"
-          f"then: prefect deployment run 'compose-up/{project.name}'")
+          f"then run it (from any shell that has the server's URL):\n"
+          f"  PREFECT_API_URL={url} {prefect} deployment run 'compose-up/{project.name}'")
     return 0
 
 

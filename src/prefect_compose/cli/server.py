@@ -366,6 +366,18 @@ def configure_environment(echo: Callable[[str], None] | None = None, *,
     return None
 
 
+def api_in_use() -> str | None:
+    """The API URL commands that only *report* to Prefect use (CLI `run` and `exec` record
+    their runs): `PREFECT_API_URL`, else the kept server when it is up, else the active
+    profile's URL; None in ephemeral mode or when none is set. Never starts a server, prints
+    nothing, imports no prefect."""
+    current = os.environ.get("PREFECT_API_URL")
+    if current:
+        return current
+    if os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() == "ephemeral":
+        return None
+    return api_url_if_running() or _profile_api_url()
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`prefect-compose server start|stop|status` (cli/server_cmd.py)."""

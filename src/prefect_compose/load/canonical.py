@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -13,9 +14,6 @@ from prefect_compose.errors import InputError
 from prefect_compose.load.yamlfile import Override, Reset
 from prefect_compose.units import scalar_str
 
-_PORT = re.compile(
-    r"^(?:(?:(?P<ip>\[[^\]]+\]|[0-9.]+|[^:]*):)??(?P<pub>[0-9]+(?:-[0-9]+)?|):)?"
-    r"(?P<target>[0-9]+(?:-[0-9]+)?)(?:/(?P<proto>[a-z]+))?$")
 
 
 def absolute(value: Any, base: Path) -> Path:
@@ -116,6 +114,9 @@ def _env_files(ef: Any, base_dir: Path, shown: str, where: str) -> list[dict]:
     for item in ef if isinstance(ef, list) else [ef]:
         if isinstance(item, str):
             item = {"path": item, "required": True}
+        if isinstance(item, dict) and item.get("path") == "":
+            raise InputError("env file path is empty (a variable that is not set?)",
+                             file=shown, path=f"{where}.env_file[{len(norm)}]")
         if isinstance(item, dict) and isinstance(item.get("path"), str):
             norm.append({**item, "path": str(absolute(item["path"], base_dir))})
         else:
@@ -139,29 +140,83 @@ def _depends_on(dep: Any, shown: str, where: str) -> Any:
     return dep
 
 
+def _port_range(text: str) -> tuple[int, int] | None:
+    """``8080`` or ``8080-8090`` -> (start, end); None when it is not a valid port range."""
+    m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", text)
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2) or m.group(1))
+    return (start, end) if start <= end <= 65535 else None
+
+
+def _port_error(text: str, reason: str, shown: str, where: str) -> InputError:
+    return InputError(f'invalid port "{text}": {reason}', file=shown, path=where)
+
+
 def _ports(p: Any, shown: str, where: str) -> list[dict]:
+    """Docker's port spec (``[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]``), checked as
+    Compose checks it: protocol tcp/udp/sctp, a valid IP, ports and ranges within 0-65535, a
+    container range only with a host range of the same length, a container port other than 0."""
     if isinstance(p, dict):
         return [p]
     if isinstance(p, bool) or not isinstance(p, (str, int)):
         raise InputError(f"invalid port {p!r}", file=shown, path=where)
     text = str(p)
-    m = _PORT.match(text)
-    if not m:
-        raise InputError(f'invalid port "{text}": expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT'
-                         "[/PROTOCOL]", file=shown, path=where)
-    target, pub = m.group("target"), m.group("pub")
-    ip = (m.group("ip") or "").strip("[]") or None
-    proto = m.group("proto") or "tcp"
-    t0, t1 = (int(x) for x in (target.split("-") * 2)[:2]) if "-" in target else (
-        int(target), int(target))
-    if pub and "-" in pub and "-" not in target:
-        return [{"target": t0, "published": pub, "host_ip": ip, "protocol": proto}]
-    p0, p1 = (pub.split("-") * 2)[:2] if pub and "-" in pub else (pub, pub)
+    spec, _, proto = text.partition("/")
+    proto = proto.lower() or "tcp"
+    if proto not in ("tcp", "udp", "sctp"):
+        raise _port_error(text, f'unknown protocol "{proto}" (tcp, udp or sctp)', shown, where)
+    parts = spec.split(":")
+    target, pub = parts[-1], (parts[-2] if len(parts) >= 2 else "")
+    ip = ":".join(parts[:-2]) if len(parts) >= 3 else ""
+    if ip.startswith("[") and ip.endswith("]"):
+        ip = ip[1:-1]
+    if ip:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise _port_error(text, f'invalid host IP "{ip}"', shown, where) from None
+    t_range = _port_range(target)
+    if t_range is None:
+        raise _port_error(text, f'invalid container port "{target}" (0-65535 or a range), '
+                          "expected [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                          shown, where)
+    p_range = _port_range(pub) if pub else None
+    if pub and p_range is None:
+        raise _port_error(text, f'invalid host port "{pub}" (0-65535 or a range)', shown, where)
+    if t_range[0] == 0:
+        raise _port_error(text, "missing a target port (the container port is 0)", shown, where)
+    t0, t1 = t_range
+    if p_range and p_range[1] - p_range[0] != t1 - t0:
+        if t1 != t0:
+            raise _port_error(text, f"the container range {target} and the host range {pub} "
+                              "differ in length", shown, where)
+        return [{"target": t0, "published": pub, "host_ip": ip or None, "protocol": proto}]
     out = []
     for i, t in enumerate(range(t0, t1 + 1)):
-        published = str(int(p0) + i) if pub else None
-        out.append({"target": t, "published": published, "host_ip": ip, "protocol": proto})
+        published = str(p_range[0] + i) if p_range else None
+        out.append({"target": t, "published": published, "host_ip": ip or None,
+                    "protocol": proto})
     return out
+
+
+def _volume_sections(v: str, shown: str, where: str) -> list[str]:
+    """compose-go's ParseVolume: a spec of one or two characters is a target; otherwise every
+    section between colons must be non-empty (``${UNSET}:/media`` -> ``:/media`` is an error,
+    never a silent anonymous volume) and there are at most three."""
+    if not v:
+        raise InputError("invalid empty volume spec", file=shown, path=where)
+    if len(v) <= 2:
+        return [v]
+    sections = v.split(":")
+    for i, section in enumerate(sections):
+        if not section:
+            raise InputError(f'invalid volume "{v}": empty section between colons (a variable '
+                             "that is not set?)", file=shown, path=where)
+        if i == 2 and len(sections) > 3:
+            raise InputError(f'invalid volume "{v}": too many colons (expected '
+                             "[SOURCE:]TARGET[:MODE])", file=shown, path=where)
+    return sections
 
 
 def _volume(v: Any, base_dir: Path, shown: str, where: str) -> dict:
@@ -172,12 +227,9 @@ def _volume(v: Any, base_dir: Path, shown: str, where: str) -> dict:
         return v
     if not isinstance(v, str):
         raise InputError(f"invalid volume {v!r}", file=shown, path=where)
-    parts = v.split(":")
+    parts = _volume_sections(v, shown, where)
     if len(parts) == 1:
         return {"type": "volume", "source": None, "target": parts[0]}
-    if len(parts) > 3:
-        raise InputError(f'invalid volume "{v}": expected [SOURCE:]TARGET[:MODE]', file=shown,
-                         path=where)
     source, target = parts[0], parts[1]
     mode = parts[2] if len(parts) == 3 else ""
     out: dict[str, Any] = {"target": target.rstrip("/") or "/"}  # as Compose does

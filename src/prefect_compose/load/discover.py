@@ -67,11 +67,19 @@ def compose_files(files: Sequence[Path | str] | None, project_dir: Path | str | 
 
 
 def project_name(explicit: str | None, env: Mapping[str, str], doc: dict, pdir: Path,
-                 first_file: str) -> str:
-    """``-p``, else COMPOSE_PROJECT_NAME, else the top-level ``name:``, else the directory."""
+                 first_file: str, empty_name: tuple[str, str] | None = None) -> str:
+    """``-p``, else COMPOSE_PROJECT_NAME, else the top-level ``name:``, else the directory.
+
+    ``empty_name``: the file and raw text of a ``name:`` that interpolated to nothing; a
+    literal ``name: ""`` falls back to the directory, an interpolated one is an error (as in
+    Compose)."""
     name, source = explicit or None, "-p/--project-name"  # `-p ""` falls back, as in Compose
     if name is None and env.get("COMPOSE_PROJECT_NAME"):
         name, source = env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME"
+    if name is None and empty_name and doc.get("name") == "":
+        file, raw = empty_name
+        raise InputError(f'project name must not be empty: "{raw}" interpolates to nothing '
+                         "(set the variable, or pass -p NAME)", file=file, path="name")
     if name is None and doc.get("name"):
         name, source = normalize_project_name(str(doc["name"])), "name"
     if name is None:

@@ -42,7 +42,8 @@ def load_project(files: Sequence[Path | str] | None = None, *,
         doc = merge_docs(doc, part) if doc else part
     if reader.tagged:
         doc = settled(doc)  # `!reset` and `!override` have done their work
-    name = name_project(project_name, env, doc, pdir, shown(paths[0]))
+    name = name_project(project_name, env, doc, pdir, shown(paths[0]),
+                        reader.empty_name)
     doc, disabled = apply_profiles(doc, active_profiles(profiles, env))
     resolve_environment(doc, env, pdir, warnings)
     project = build_project(doc, name=name, working_dir=pdir,

@@ -39,6 +39,7 @@ class FileReader:
         self.tagged = False  # any `!reset`/`!override`: resolve them after merging
         self.secret_blocks: dict[str, tuple[str, str]] = {}  # x-prefect.secrets, all files
         self.secret_values: dict[str, str] = {}  # block name -> value, read on first use
+        self.empty_name: tuple[str, str] | None = None  # (file, raw) of `name: ${EMPTY}`
 
     def load_file(self, path: Path, base_dir: Path, env: dict[str, str] | None = None,
                   stack: tuple[Path, ...] = ()) -> dict:
@@ -91,10 +92,13 @@ class FileReader:
                 self.warnings.append(
                     f'the "{name}" variable is not set: defaulting to a blank string')
 
+        raw_name = doc.get("name")
         doc = interpolate_tree(doc, env, "", lambda p, m: errors.append((p, m)), on_missing)
         if errors:
             p, m = errors[0]
             raise InputError(m, file=shown, path=p)
+        if isinstance(raw_name, str) and "$" in raw_name and doc.get("name") == "":
+            self.empty_name = (shown, raw_name)  # Compose refuses it, when the name is used
         return doc
 
     def _canonical(self, doc: dict, base_dir: Path, shown: str) -> dict:

@@ -53,8 +53,8 @@ def healthcheck(value: Any, ctx: Ctx) -> Healthcheck | None:
     if isinstance(test, str):
         test_t: tuple[str, ...] | None = ("CMD-SHELL", test)
     elif isinstance(test, list):
-        test_t = tuple(scalar_str(t) for t in test)
-        if not test_t or test_t[0] not in ("NONE", "CMD", "CMD-SHELL"):
+        test_t = tuple(scalar_str(t) for t in test) or None  # []: the image's own test
+        if test_t and test_t[0] not in ("NONE", "CMD", "CMD-SHELL"):
             raise ctx.error('must start with "CMD", "CMD-SHELL" or "NONE"', "healthcheck", "test")
     elif test is None:
         test_t = None
@@ -68,6 +68,9 @@ def healthcheck(value: Any, ctx: Ctx) -> Healthcheck | None:
             kwargs[f"{key}_s"] = duration(hc[key], ctx, "healthcheck", key)
     if hc.get("retries") is not None:
         kwargs["retries"] = integer(hc["retries"], ctx, "healthcheck", "retries")
+        if kwargs["retries"] < 0:
+            raise ctx.error(f"must be 0 or more, not {kwargs['retries']}", "healthcheck",
+                            "retries")
     return Healthcheck(**kwargs)
 
 
@@ -104,6 +107,8 @@ def restart(value: Any, ctx: Ctx) -> str | None:
     if value is False:  # `restart: false`: YAML 1.1's reading of `restart: no`
         return "no"
     text = str(value)
+    if text == "":  # Compose and the engine read an empty policy as none set
+        return None
     base, _, count = text.partition(":")
     if base not in RESTART_POLICIES or (count and (base != "on-failure" or not count.isdigit())):
         raise ctx.error(f'invalid restart policy "{text}" (expected "no", "always", '
@@ -138,10 +143,15 @@ def ports(value: Any, ctx: Ctx) -> tuple[Port, ...]:
     for i, p in enumerate(value):
         if not isinstance(p, dict):
             raise ctx.error(f"invalid port {p!r}", f"ports[{i}]")
+        if p.get("target") in (None, "", 0, "0"):
+            raise ctx.error("missing a target port", f"ports[{i}]", "target")
         try:
             target = int(str(p.get("target")))
         except ValueError:
-            raise ctx.error(f"invalid container port {p.get('target')!r}", f"ports[{i}]") from None
+            target = -1
+        if not 0 < target <= 65535:
+            raise ctx.error(f"invalid container port {p.get('target')!r} (1-65535)",
+                            f"ports[{i}]", "target")
         published = p.get("published")
         out.append(Port(target=target,
                         published=None if published in (None, "") else str(published),

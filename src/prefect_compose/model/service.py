@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import options, parts
+from prefect_compose.model import checks, options, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -43,6 +43,8 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     if not image and not build and provider is None:
         raise ctx.error("has neither an image nor a build context specified")
     resources = _resources(svc, ctx)
+    checks.check_values(svc, ctx)
+    checks.check_service_refs(svc, ctx, project.get("services") or {})
     engine_options = options.engine_options(svc, ctx, base)
     labels = svc.get("labels") or {}
     expose = svc.get("expose") or []
@@ -96,16 +98,32 @@ def _resources(svc: dict, ctx: Ctx) -> dict[str, Any]:
     deploy = mapping(svc.get("deploy"), ctx, "deploy")
     limits = mapping(mapping(deploy.get("resources"), ctx, "deploy", "resources").get("limits"),
                      ctx, "deploy", "resources", "limits")
+    cpus_at = ("cpus",) if "cpus" in svc else ("deploy", "resources", "limits", "cpus")
     cpus = svc.get("cpus", limits.get("cpus"))
     try:
         cpus_f = None if cpus is None else float(cpus)
     except (TypeError, ValueError):
-        raise ctx.error(f"invalid cpus {cpus!r}", "cpus") from None
+        raise ctx.error(f"invalid cpus {cpus!r}", *cpus_at) from None
+    mem_at = ("mem_limit",) if "mem_limit" in svc else ("deploy", "resources", "limits", "memory")
     mem = svc.get("mem_limit", limits.get("memory"))
-    mem_b = None if mem is None else size(mem, ctx, "mem_limit")
-    scale = svc.get("scale", deploy.get("replicas", 1))
-    scale_i = integer(scale if scale is not None else 1, ctx, "scale")  # != 1: keys.py warns
+    mem_b = None if mem is None else size(mem, ctx, *mem_at)
+    scale_i = _scale(svc, deploy, ctx)
     return {"cpus": cpus_f, "mem_limit": mem_b, "scale": scale_i}
+
+
+def _scale(svc: dict, deploy: dict, ctx: Ctx) -> int:
+    """``scale`` or ``deploy.replicas`` (Compose refuses two different values, and negatives)."""
+    counts = {}
+    for value, at in ((svc.get("scale"), ("scale",)), (deploy.get("replicas"),
+                                                       ("deploy", "replicas"))):
+        if value is not None:
+            counts[at] = integer(value, ctx, *at)
+            if counts[at] < 0:
+                raise ctx.error(f"must be 0 or more, not {counts[at]}", *at)
+    if len(set(counts.values())) > 1:
+        raise ctx.error(f"scale ({counts[('scale',)]}) and deploy.replicas "
+                        f"({counts[('deploy', 'replicas')]}) differ: set one of them", "scale")
+    return next(iter(counts.values()), 1)  # != 1: keys.py warns
 
 
 def _stop_grace(svc: dict, ctx: Ctx) -> float:

@@ -5,8 +5,9 @@ back from the Prefect API.
   artifact (service, step, kind, outcome, exit code, duration, size-seconds); its job and
   pre_start rows are the job runs, dated by the flow run's start;
 - `run` and `exec`: the `compose-run` / `compose-exec` flow runs of the project (deployed,
-  scheduled or called from Python), whose final state message carries the exit code and, for
-  `run`, the size-seconds.
+  scheduled or called from Python, and the records CLI `run`/`exec` leave, named
+  "run SERVICE (cli)": run/cli_record.py), whose final state message carries the exit code
+  and, for `run`, the size-seconds.
 
 A flow run belongs to project P when its parameters name P (`project_name`), or its
 `compose-project` block does, or (compose-up) it is named P.

@@ -28,7 +28,7 @@ def test_ulimits_single_value_and_soft_hard(proj):
 @pytest.mark.parametrize("body, message", [
     ("    ulimits:\n      nofile: {soft: 2, hard: 1}\n",
      "services.web.ulimits.nofile: soft limit 2 is above the hard limit 1"),
-    ("    ulimits:\n      nofile: {soft: 2}\n", "services.web.ulimits.nofile: needs both"),
+    ("    ulimits:\n      nofile: {soft: 2}\n", "services.web.ulimits.nofile: must be a whole number or a mapping with both soft"),
     ("    ulimits:\n      nofile: lots\n", "services.web.ulimits.nofile: must be a whole"),
     ("    devices: [\"/dev/a:dev/b\"]\n", "services.web.devices[0]: the container path"),
     ("    devices: [\"/dev/a:/dev/b:rx\"]\n", "services.web.devices[0]: invalid permissions"),
