@@ -9,7 +9,7 @@
   key path.
 
 A row may also carry ``partial``: a check of the value that returns why a value is *not*
-honoured (``scale: 3``, ``network_mode: service:vpn``), so a key honoured for most values is
+honoured (``scale: 3``), so a key honoured for most values is
 warned only for the others.
 
 Paths drop service, network and list-item names: ``services.volumes.bind.propagation`` is
@@ -80,12 +80,6 @@ def _no_logs(value: Any) -> str | None:
     if isinstance(value, dict) and value.get("driver") == "none":
         return ("driver none, ignored: prefect-compose reads every container's output to show "
                 "it and keep it in Prefect")
-    return None
-
-
-def _shared_namespace(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith(("service:", "container:")):
-        return f'"{value}": sharing another container\'s network namespace is ' + NOT_YET
     return None
 
 
@@ -203,15 +197,14 @@ KEYS: dict[str, Key] = {
     "services.mem_swappiness": H("HostConfig.MemorySwappiness"),
     "services.memswap_limit": H("HostConfig.MemorySwap"),
     "services.models": W("model runners are not supported"),
-    "services.network_mode": H("HostConfig.NetworkMode (host is a host escape)",
-                               _shared_namespace),
+    "services.network_mode": H("HostConfig.NetworkMode; service:X / container:X share that container's namespace (host is a host escape)"),
     "services.networks": H("attached with the service name and aliases"),
     "services.networks.aliases": H("EndpointsConfig.Aliases"),
     "services.networks.driver_opts": W(),
     "services.networks.gw_priority": W(),
     "services.networks.interface_name": W(),
-    "services.networks.ipv4_address": W(),
-    "services.networks.ipv6_address": W(),
+    "services.networks.ipv4_address": H("EndpointsConfig.IPAMConfig.IPv4Address (checked against the network's subnets)"),
+    "services.networks.ipv6_address": H("EndpointsConfig.IPAMConfig.IPv6Address (checked against the network's subnets)"),
     "services.networks.link_local_ips": W(),
     "services.networks.mac_address": W(),
     "services.networks.priority": H("the order networks are attached in"),

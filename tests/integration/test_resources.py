@@ -17,9 +17,9 @@ import pytest
 pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(300)]
 
 
-def free_subnet(client) -> ipaddress.IPv4Network:
+def free_subnet(client, taken: tuple = ()) -> ipaddress.IPv4Network:
     """A 10.x.y.0/24 that no network of the engine uses (other tests run alongside)."""
-    used = []
+    used = list(taken)
     for n in client.api.networks():
         for pool in ((n.get("IPAM") or {}).get("Config") or []):
             if pool.get("Subnet") and ":" not in pool["Subnet"]:
@@ -40,25 +40,33 @@ class Deployed:
     up_output: str
 
 
-def resource_env(client, ext_net: str,
-                 ext_vol: str) -> tuple[dict[str, str], ipaddress.IPv4Network]:
+def resource_env(client, ext_net: str, ext_vol: str,
+                 ext_ctr: str) -> tuple[dict[str, str], ipaddress.IPv4Network]:
     net = free_subnet(client)
-    hosts = list(net.hosts())
-    six = f"fd{random.randint(0, 255):02x}:{random.randint(0, 0xffff):x}::/64"
-    return {"SUBNET4": str(net), "RANGE4": f"{net[128]}/25", "GW4": str(hosts[0]), "AUX4": str(hosts[1]), "SUBNET6": six,
-            "EXT_NET": ext_net, "EXT_VOL": ext_vol}, net
+    side = free_subnet(client, (net,))
+    six = ipaddress.ip_network(
+        f"fd{random.randint(0, 255):02x}:{random.randint(0, 0xffff):x}::/64")
+    return {"SUBNET4": str(net), "RANGE4": f"{net[128]}/25", "GW4": str(net[1]),
+            "AUX4": str(net[2]), "SUBNET6": str(six), "VPN4": str(net[10]),
+            "VPN6": str(six[10]), "SIDE4": str(side), "SIDE_IP": str(side[20]),
+            "EXT_NET": ext_net, "EXT_VOL": ext_vol, "EXT_CTR": ext_ctr}, net
 
 
 @pytest.fixture(scope="module")
-def external(request, docker_client):
+def external(request, docker_client, busybox_image):
     """An external network and volume that the test (not the project) owns."""
     tag = uuid.uuid4().hex[:8]
-    net, vol = f"pc-test-ext-{tag}", f"pc-test-extvol-{tag}"
-    docker_client.api.create_network(net, driver="bridge")
-    docker_client.api.create_volume(vol)
-    yield net, vol
-    docker_client.api.remove_network(net)
-    docker_client.api.remove_volume(vol, force=True)
+    net, vol, ctr = f"pc-test-ext-{tag}", f"pc-test-extvol-{tag}", f"pc-test-extctr-{tag}"
+    api = docker_client.api
+    api.create_network(net, driver="bridge")
+    api.create_volume(vol)
+    cid = api.create_container(busybox_image, ["sleep", "3600"], name=ctr, host_config=
+                               api.create_host_config(network_mode=net))["Id"]
+    api.start(cid)
+    yield net, vol, ctr
+    api.remove_container(cid, force=True)
+    api.remove_network(net)
+    api.remove_volume(vol, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +99,13 @@ def test_an_internal_network_must_be_created_internal_with_all_its_options(
     assert "not supported" not in deployed.up_output
 
 
+def service(pc, client, project: str, name: str) -> dict:
+    [c] = pc.by_service(pc.containers_of(client, project))[name]
+    return c
+
+
 def test_the_container_must_get_an_address_of_the_ip_range(deployed, docker_client, pc):
-    [app] = pc.containers_of(docker_client, deployed.project)
+    app = service(pc, docker_client, deployed.project, "app")
     nets = app["NetworkSettings"]["Networks"]
     assert set(nets) == {f"{deployed.project}_back", f"{deployed.project}_front",
                          deployed.env["EXT_NET"]}
@@ -111,7 +124,7 @@ def test_a_volume_must_keep_its_driver_options_and_labels(deployed, docker_clien
     assert vol["Driver"] == "local"
     assert vol["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=2m"}
     assert vol["Labels"]["team"] == "data"
-    [app] = pc.containers_of(docker_client, deployed.project)
+    app = service(pc, docker_client, deployed.project, "app")
     mounts = {m["Destination"]: m for m in app["Mounts"]}
     assert mounts["/data"]["Name"] == f"{deployed.project}_data"
     assert mounts["/shared"]["Name"] == deployed.env["EXT_VOL"]
@@ -129,7 +142,7 @@ def test_a_missing_external_network_must_be_named_before_anything_starts(
     project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
     request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
     env, _ = resource_env(docker_client, f"pc-test-missing-{uuid.uuid4().hex[:8]}",
-                          external[1])
+                          *external[1:])
     r = pc.run_cli("up", "resources", project, env=env)
     assert r.rc == 1, r.show()
     assert f'external network "{env["EXT_NET"]}"' in r.stdout + r.stderr, r.show()
@@ -137,6 +150,53 @@ def test_a_missing_external_network_must_be_named_before_anything_starts(
     label = {"label": f"com.docker.compose.project={project}"}
     assert docker_client.api.networks(filters=label) == []
     assert (docker_client.api.volumes(filters=label).get("Volumes") or []) == []
+
+
+def test_static_addresses_aliases_and_extra_hosts_must_reach_the_container(
+        deployed, docker_client, pc):
+    vpn = service(pc, docker_client, deployed.project, "vpn")
+    nets = vpn["NetworkSettings"]["Networks"]
+    back, side = nets[f"{deployed.project}_back"], nets[f"{deployed.project}_side"]
+    assert back["IPAddress"] == deployed.env["VPN4"]  # the primary network, set at create
+    assert back["GlobalIPv6Address"] == deployed.env["VPN6"]
+    assert back["IPAMConfig"]["IPv4Address"] == deployed.env["VPN4"]
+    assert "tunnel" in back["Aliases"] and "vpn" in back["Aliases"]
+    assert side["IPAddress"] == deployed.env["SIDE_IP"]  # connected after create
+    assert sorted(vpn["HostConfig"]["ExtraHosts"]) == ["db.local:10.9.9.9", "v6.local:::1"]
+
+
+def test_network_mode_service_must_share_the_owners_namespace_and_start_after_it(
+        deployed, docker_client, pc):
+    vpn = service(pc, docker_client, deployed.project, "vpn")
+    app = service(pc, docker_client, deployed.project, "app_in_vpn")
+    assert app["HostConfig"]["NetworkMode"] == f"container:{vpn['Id']}"
+    assert app["NetworkSettings"]["Networks"] == {}
+    assert pc.engine_time(app["State"]["StartedAt"]) >= pc.engine_time(vpn["State"]["StartedAt"])
+    r = pc.run_cli("exec", "resources", deployed.project, "app_in_vpn", "cat", "/etc/hosts",
+                   env=deployed.env)
+    assert r.rc == 0, r.show()
+    assert "db.local" in r.stdout  # the vpn's /etc/hosts: its namespace, not a copy
+
+
+def test_network_mode_container_must_join_that_container(deployed, docker_client, pc):
+    joiner = service(pc, docker_client, deployed.project, "joiner")
+    ext = docker_client.api.inspect_container(deployed.env["EXT_CTR"])
+    assert joiner["HostConfig"]["NetworkMode"] == f"container:{ext['Id']}"
+    assert joiner["State"]["Running"] is True
+
+
+def test_a_missing_network_mode_container_must_be_named_before_anything_starts(
+        pc, docker_client, busybox_image, prefect_server, external, request):
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    missing = f"pc-test-nosuch-{uuid.uuid4().hex[:8]}"
+    env, _ = resource_env(docker_client, external[0], external[1], missing)
+    r = pc.run_cli("up", "resources", project, env=env)
+    assert r.rc == 1, r.show()
+    assert f'container "{missing}"' in r.stdout + r.stderr, r.show()
+    assert pc.containers_of(docker_client, project) == []
+    label = {"label": f"com.docker.compose.project={project}"}
+    assert docker_client.api.networks(filters=label) == []
 
 
 def test_down_must_leave_external_resources_and_remove_the_projects(

@@ -144,14 +144,14 @@ def test_nested_keys_are_named_with_their_full_path(proj):
           web:
             image: x
             deploy: {placement: {constraints: [node.role==manager]}}
-            networks: {front: {ipv6_address: "::1"}}
+            networks: {front: {link_local_ips: ["169.254.8.8"]}}
             volumes:
               - {type: bind, source: ., target: /d, bind: {propagation: rshared}}
         networks:
           front: {}
         """})
     warnings = load().warnings
-    for where in ("services.web.deploy.placement", "services.web.networks.front.ipv6_address",
+    for where in ("services.web.deploy.placement", "services.web.networks.front.link_local_ips",
                   "services.web.volumes[0].bind.propagation"):
         assert any(f": {where}: " in w for w in warnings), (where, warnings)
 

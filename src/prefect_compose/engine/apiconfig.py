@@ -34,8 +34,10 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
                     spec.healthcheck)}
     config.update({k: v for k, v in optional.items() if v is not None and v != ""})
     if spec.network:
-        config["NetworkingConfig"] = {"EndpointsConfig": {
-            spec.network: {"Aliases": list(spec.aliases)} if spec.aliases else {}}}
+        endpoint: dict[str, Any] = {"Aliases": list(spec.aliases)} if spec.aliases else {}
+        if spec.addresses.get(spec.network):
+            endpoint["IPAMConfig"] = dict(spec.addresses[spec.network])
+        config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: endpoint}}
     config.update(spec.config_extra)
     return config
 

@@ -108,7 +108,10 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         try:
             for net, aliases in sorted(spec.extra_networks.items()):
                 with translated(f"connect {spec.name or cid[:12]} to network {net}"):
-                    self._api.connect_container_to_network(cid, net, aliases=list(aliases) or None)
+                    ips = spec.addresses.get(net) or {}
+                    self._api.connect_container_to_network(
+                        cid, net, aliases=list(aliases) or None,
+                        ipv4_address=ips.get("IPv4Address"), ipv6_address=ips.get("IPv6Address"))
         except BaseException:
             with contextlib.suppress(EngineError):
                 self.remove(cid, force=True)

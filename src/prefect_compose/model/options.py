@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from prefect_compose.model import networking
 from prefect_compose.model.values import Ctx, boolean, integer, mapping, size, strings
 from prefect_compose.units import parse_duration, scalar_str
 
@@ -159,8 +160,9 @@ def _security_opt(value: Any, ctx: Ctx, base: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _extra_hosts(value: Any, ctx: Ctx, base: Path) -> Any:
-    return value  # resources owns extra_hosts (plan.containers renders it)
+def _extra_hosts(value: Any, ctx: Ctx, base: Path) -> tuple[str, ...] | None:
+    hosts = networking.extra_hosts(value, ctx)  # "host:ip" entries, addresses checked
+    return None if hosts is None else tuple(hosts)
 
 
 def _logging(value: Any, ctx: Ctx, base: Path) -> dict[str, Any] | None:

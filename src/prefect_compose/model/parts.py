@@ -32,6 +32,7 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
+from prefect_compose.model.networking import static_address
 from prefect_compose.units import scalar_str
 
 BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
@@ -203,9 +204,14 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
         if not isinstance(spec, dict):
             raise ctx.error("must be a mapping", "networks", name)
         aliases = spec.get("aliases") or []
+        net = top_networks[name]
         out[name] = ServiceNetwork(aliases=tuple(str(a) for a in aliases),
-                                   ipv4_address=spec.get("ipv4_address"),
-                                   ipv6_address=spec.get("ipv6_address"),
+                                   ipv4_address=static_address(
+                                       spec.get("ipv4_address"), 4, ctx, name, net,
+                                       "ipv4_address"),
+                                   ipv6_address=static_address(
+                                       spec.get("ipv6_address"), 6, ctx, name, net,
+                                       "ipv6_address"),
                                    priority=int(spec.get("priority") or 0))
     return out
 

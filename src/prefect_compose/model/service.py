@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import checks, options, parts
+from prefect_compose.model import checks, networking, options, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -68,7 +68,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
             expose=tuple(str(e) for e in expose),
             volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
             networks=parts.networks(svc, ctx, project["__networks__"]),
-            network_mode=svc.get("network_mode"),
+            network_mode=networking.network_mode(svc, ctx),
             healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
             depends_on=_implied_dependencies(svc, parts.depends_on(svc.get("depends_on"), ctx)),
             restart=parts.restart(svc.get("restart"), ctx),

@@ -20,6 +20,17 @@ def container_name(project: Project, svc: Service, oneoff: bool) -> str:
     return svc.container_name or f"{project.name}-{svc.name}-1"
 
 
+def engine_network_mode(project: Project, svc: Service) -> str | None:
+    """The engine's NetworkMode for a `network_mode`: `service:X` is the namespace of X's
+    container (by its name: the engine resolves it to the id at create, after X started),
+    `container:NAME` that container's."""
+    mode = svc.network_mode
+    if mode and mode.startswith("service:"):
+        owner = project.services[mode.split(":", 1)[1]]
+        return f"container:{container_name(project, owner, oneoff=False)}"
+    return mode
+
+
 def _healthcheck(svc: Service) -> dict[str, Any] | None:
     hc = svc.healthcheck
     if hc is None:
@@ -47,7 +58,7 @@ _HOST_KEYS = {  # compose key -> HostConfig field of the Engine API, value as th
     "cpu_rt_period": "CpuRealtimePeriod", "cpu_rt_runtime": "CpuRealtimeRuntime",
     "mem_swappiness": "MemorySwappiness", "device_cgroup_rules": "DeviceCgroupRules",
     "cgroup": "CgroupnsMode", "cgroup_parent": "CgroupParent", "uts": "UTSMode",
-    "storage_opt": "StorageOpt",
+    "storage_opt": "StorageOpt", "extra_hosts": "ExtraHosts",
 }
 _CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
 _SHAPED = {  # keys whose value the engine wants in another shape
@@ -80,11 +91,6 @@ def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
         elif key in _SHAPED:
             field, shape = _SHAPED[key]
             host[field] = shape(value)
-    if svc.engine_options.get("extra_hosts"):
-        h = svc.engine_options["extra_hosts"]
-        pairs = (h.items() if isinstance(h, dict)
-                 else (x.replace("=", ":", 1).split(":", 1) for x in h))
-        host["ExtraHosts"] = [f"{k}:{v}" for k, v in pairs]
     if svc.stdin_open:
         config["OpenStdin"] = True
     return host, config
@@ -112,8 +118,8 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     host_options, config_options = _engine_options(svc)
-    network_mode = svc.network_mode
-    if network_mode and not network_mode.startswith(("service:", "container:")):
+    network_mode = engine_network_mode(project, svc)
+    if network_mode:
         host_options["NetworkMode"] = network_mode
         primary, aliases, extra_networks = None, (), {}
     if hook is not None and hook.privileged:
@@ -138,6 +144,7 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
+        addresses=_addresses(project, svc) if primary else {},
         healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
         stop_signal=svc.stop_signal,
         stop_grace_s=svc.stop_grace_period_s,
@@ -177,6 +184,17 @@ def _networks(project: Project, svc: Service, use_aliases: bool,
         else:
             extra_networks[engine_name] = tuple(names)
     return primary, aliases, extra_networks
+
+
+def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
+    """Static addresses by engine network name, as the API's IPAMConfig."""
+    out = {}
+    for key, net in svc.networks.items():
+        ipam = {k: v for k, v in (("IPv4Address", net.ipv4_address),
+                                  ("IPv6Address", net.ipv6_address)) if v}
+        if ipam:
+            out[project.networks[key].name] = ipam
+    return out
 
 
 def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:

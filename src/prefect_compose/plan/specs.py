@@ -47,6 +47,8 @@ class ContainerSpec:
     network: str | None = None  # primary network, attached at create
     aliases: tuple[str, ...] = ()  # DNS aliases on the primary network
     extra_networks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # static addresses by network name: {"IPv4Address": ..., "IPv6Address": ...}
+    addresses: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # docker format, lower-case keys, durations in ns: {"test": [...], "interval": ns,
     # "timeout": ns, "retries": n, "start_period": ns}, or {"test": ["NONE"]}
     healthcheck: Mapping[str, Any] | None = None

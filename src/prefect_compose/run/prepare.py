@@ -40,7 +40,10 @@ def prepare(rs: RunState, logger: Any) -> None:
         plan, observe(rs), image_ids=image_ids, force_recreate=rs.options.force_recreate,
         no_recreate=rs.options.no_recreate,
         names={n: container_name(project, project.services[n], oneoff=False)
-               for n in project.services})
+               for n in project.services},
+        network_owners={n: s.network_mode.split(":", 1)[1]
+                        for n, s in project.services.items()
+                        if (s.network_mode or "").startswith("service:")})
     for d in rs.decisions.values():
         logger.info(f"converge {d.describe()}")
 
@@ -53,9 +56,11 @@ def observe(rs: RunState) -> list[Observed]:
         if c.service not in wanted:
             continue
         try:
-            image_id = (rs.engine.inspect(c.id) or {}).get("Image")
+            data = rs.engine.inspect(c.id) or {}
         except Exception:  # noqa: BLE001 - removed meanwhile: it is observed without it
-            image_id = None
+            data = {}
         out.append(Observed(id=c.id, name=c.name, service=c.service, state=c.state,
-                            config_hash=c.labels.get(LABEL_CONFIG_HASH), image_id=image_id))
+                            config_hash=c.labels.get(LABEL_CONFIG_HASH),
+                            image_id=data.get("Image"),
+                            network_mode=(data.get("HostConfig") or {}).get("NetworkMode")))
     return out
