@@ -268,7 +268,7 @@ KEYS: dict[str, Key] = {
     "services.volumes.volume.labels": H("VolumeOptions.Labels (of a volume the mount creates)"),
     "services.volumes.volume.nocopy": H("VolumeOptions.NoCopy"),
     "services.volumes.volume.subpath": W("needs Engine API 1.45; this engine speaks 1.41"),
-    "services.volumes_from": W(),
+    "services.volumes_from": H("HostConfig.VolumesFrom (a service's container, started first, or container:NAME)"),
     "services.working_dir": H("Config.WorkingDir"),
     "services.x-prefect": H("prefect-compose's own keys (SPEC: Extension keys)"),
     # -- networks --

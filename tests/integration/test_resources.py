@@ -244,6 +244,19 @@ def test_mount_options_must_reach_the_container(deployed, docker_client, pc):
     assert " 2048 " in df and df.split()[-1] == "1777", df
 
 
+def test_volumes_from_must_mount_the_other_containers_volumes(deployed, docker_client, pc):
+    c = service(pc, docker_client, deployed.project, "borrower")
+    lender = service(pc, docker_client, deployed.project, "lender")
+    assert c["HostConfig"]["VolumesFrom"] == [f"{deployed.project}-lender-1:ro",
+                                              deployed.env["EXT_CTR"]]
+    seen = {m["Destination"]: m for m in c["Mounts"]}
+    theirs = {m["Destination"]: m for m in lender["Mounts"]}
+    for path in ("/lent-anon", "/lent-data"):
+        assert seen[path]["Name"] == theirs[path]["Name"] and seen[path]["RW"] is False
+    assert pc.engine_time(c["State"]["StartedAt"]) >= pc.engine_time(
+        lender["State"]["StartedAt"])
+
+
 def test_an_environment_secret_must_be_masked_in_output(deployed):
     assert "files-up ********" in deployed.up_output
     assert deployed.env["FILE_SECRET"] not in deployed.up_output

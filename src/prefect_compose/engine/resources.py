@@ -60,15 +60,18 @@ class ResourcesMixin:
                               "never created by up; create it first (docker network create "
                               f"{name})")
 
-    def require_container(self, name: str, service: str) -> None:
-        """The container a `network_mode: container:NAME` joins must exist."""
+    def require_container(self, name: str, service: str, key: str = "network_mode") -> None:
+        """The container a `network_mode: container:NAME` joins (or whose volumes a
+        `volumes_from: [container:NAME]` mounts) must exist."""
         try:
             with translated(f"inspect container {name}"):
                 self._api.inspect_container(name)
         except ResourceNotFound:
-            raise EngineError(f'container "{name}" (services.{service}.network_mode: '
-                              f"container:{name}) not found: the service would join its "
-                              "network namespace; start it first") from None
+            what = ("would join its network namespace" if key == "network_mode"
+                    else "would mount its volumes")
+            raise EngineError(f'container "{name}" (services.{service}.{key}: '
+                              f"container:{name}) not found: the service {what}; start it "
+                              "first") from None
 
     def require_volume(self, name: str, key: str) -> None:
         """An external volume must exist: EngineError naming it otherwise."""
@@ -160,13 +163,17 @@ def _used(project: Project, services: Iterable[str]) -> tuple[list[str], list[st
 
 def check_external(engine: ResourcesMixin, project: Project, services: Iterable[str]) -> None:
     """The external networks and volumes these services use, and the containers whose
-    network namespace they join, exist (else EngineError naming the first missing one):
+    network namespace they join or whose volumes they mount, exist (else EngineError naming the first missing one):
     checked before anything is built or created."""
     services = list(services)
     for name in services:
-        mode = project.services[name].network_mode or ""
+        svc = project.services[name]
+        mode = svc.network_mode or ""
         if mode.startswith("container:"):
             engine.require_container(mode.split(":", 1)[1], name)
+        for kind, other, _ in svc.volumes_from:
+            if kind == "container":
+                engine.require_container(other, name, "volumes_from")
     nets, vols = _used(project, services)
     for key in nets:
         if project.networks[key].external:

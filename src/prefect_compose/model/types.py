@@ -143,6 +143,8 @@ class Service(Frozen):
     ports: tuple[Port, ...] = ()
     expose: tuple[str, ...] = ()
     volumes: tuple[Mount, ...] = ()
+    # ("service" | "container", name, "" | "ro" | "rw"): whose volumes this one mounts
+    volumes_from: tuple[tuple[str, str, str], ...] = ()
     networks: dict[str, ServiceNetwork] = Field(default_factory=dict)
     network_mode: str | None = None
     healthcheck: Healthcheck | None = None

@@ -126,6 +126,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     host_options, config_options = _engine_options(svc)
+    if svc.volumes_from:
+        host_options["VolumesFrom"] = [
+            (container_name(project, project.services[name], oneoff=False)
+             if kind == "service" else name) + (f":{mode}" if mode else "")
+            for kind, name, mode in svc.volumes_from]
     network_mode = engine_network_mode(project, svc)
     if network_mode:
         host_options["NetworkMode"] = network_mode
