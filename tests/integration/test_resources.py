@@ -294,6 +294,29 @@ def test_an_existing_routable_network_must_not_be_used_when_internal_is_asked(
     assert docker_client.api.inspect_network(name)["Internal"] is False
 
 
+
+def test_a_network_mismatch_must_be_found_before_any_network_is_created(
+        docker_client, busybox_image, pc, request, tmp_path):
+    from prefect_compose.engine import Engine
+    from prefect_compose.engine.resources import ensure_networks_and_volumes
+    from prefect_compose.errors import EngineError
+    from prefect_compose.load import load_project
+
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app: {image: busybox:latest, networks: [a_first, back]}\n"
+        "networks:\n  a_first: {}\n  back: {internal: true}\n")
+    loaded = load_project([str(tmp_path / "compose.yaml")], project_name=project, environ={})
+    with Engine.connect() as engine:
+        engine.ensure_network(f"{project}_back", project, "back")  # routable, from before
+        with pytest.raises(EngineError, match="internal=false"):
+            ensure_networks_and_volumes(engine, loaded, ["app"])
+    names = [n["Name"] for n in docker_client.api.networks(
+        filters={"label": f"com.docker.compose.project={project}"})]
+    assert names == [f"{project}_back"]  # a_first (sorted first) was not created
+
+
 def test_down_must_leave_external_resources_and_remove_the_projects(
         deployed, pc, docker_client):
     r = pc.run_cli("down", "resources", deployed.project, "-v", env=deployed.env)

@@ -46,12 +46,14 @@ class ResourcesMixin:
                 if existing is None:
                     raise
         _warn_foreign("network", name, existing.get("Labels") or {}, project)
-        if bool(existing.get("Internal")) != internal and \
-                (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
-            raise EngineError(
-                f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
-                f" but the compose file asks for internal={str(internal).lower()}: run "
-                f"`prefect-compose down` to recreate it (networks are never changed in place)")
+        _check_internal(existing, name, project, internal)
+
+    def check_network(self, name: str, project: str, internal: bool) -> None:
+        """An existing network of this project is as `internal` as asked (EngineError
+        otherwise); a missing one is fine."""
+        existing = self._network(name)
+        if existing is not None:
+            _check_internal(existing, name, project, internal)
 
     def require_network(self, name: str, key: str) -> None:
         """An external network must exist: EngineError naming it otherwise."""
@@ -141,6 +143,16 @@ class ResourcesMixin:
         return removed
 
 
+def _check_internal(existing: Mapping[str, Any], name: str, project: str,
+                    internal: bool) -> None:
+    if bool(existing.get("Internal")) != internal and \
+            (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
+        raise EngineError(
+            f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
+            f" but the compose file asks for internal={str(internal).lower()}: run "
+            f"`prefect-compose down` to recreate it (networks are never changed in place)")
+
+
 def _warn_foreign(kind: str, name: str, labels: Mapping[str, str], project: str) -> None:
     owner = labels.get(LABEL_PROJECT)
     if owner is None:
@@ -203,6 +215,10 @@ def ensure_networks_and_volumes(engine: ResourcesMixin, project: Project,
     services = list(services)
     check_external(engine, project, services)
     nets, vols = _used(project, services)
+    for key in nets:  # every network is checked before the first is created
+        net = project.networks[key]
+        if not net.external:
+            engine.check_network(net.name, project.name, net.internal)
     for key in nets:
         net = project.networks[key]
         if not net.external:
