@@ -144,15 +144,15 @@ def test_nested_keys_are_named_with_their_full_path(proj):
           web:
             image: x
             deploy: {placement: {constraints: [node.role==manager]}}
-            networks: {front: {link_local_ips: ["169.254.8.8"]}}
+            networks: {front: {gw_priority: 1}}
             volumes:
-              - {type: bind, source: ., target: /d, bind: {propagation: rshared}}
+              - {type: bind, source: ., target: /d, bind: {recursive: enabled}}
         networks:
           front: {}
         """})
     warnings = load().warnings
-    for where in ("services.web.deploy.placement", "services.web.networks.front.link_local_ips",
-                  "services.web.volumes[0].bind.propagation"):
+    for where in ("services.web.deploy.placement", "services.web.networks.front.gw_priority",
+                  "services.web.volumes[0].bind.recursive"):
         assert any(f": {where}: " in w for w in warnings), (where, warnings)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import checks, networking, options, parts
+from prefect_compose.model import checks, mounts, networking, options, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -67,6 +67,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
             ports=parts.ports(svc.get("ports"), ctx),
             expose=tuple(str(e) for e in expose),
             volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
+            volumes_from=mounts.volumes_from(svc.get("volumes_from"), ctx),
             networks=parts.networks(svc, ctx, project["__networks__"]),
             network_mode=networking.network_mode(svc, ctx),
             healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
@@ -132,11 +133,15 @@ def _stop_grace(svc: dict, ctx: Ctx) -> float:
 
 
 def _implied_dependencies(svc: dict, deps: dict[str, Dependency]) -> dict[str, Dependency]:
-    """`network_mode: service:X` and `links: [X]` make X a dependency, as in Compose."""
+    """`network_mode: service:X`, `volumes_from: [X]` and `links: [X]` make X a dependency,
+    as in Compose."""
     out = dict(deps)
     mode = svc.get("network_mode") or ""
     if mode.startswith("service:"):
         out.setdefault(mode.split(":", 1)[1], Dependency(restart=True))
+    for entry in svc.get("volumes_from") or []:
+        if not str(entry).startswith("container:"):
+            out.setdefault(str(entry).split(":", 1)[0], Dependency())
     for link in svc.get("links") or []:
         out.setdefault(str(link).split(":", 1)[0], Dependency())
     return out

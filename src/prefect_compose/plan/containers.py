@@ -3,13 +3,15 @@ hooks and throwaway `run` containers alike (one function, so they cannot drift a
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prefect_compose.errors import InputError
 from prefect_compose.model.types import Hook, Project, Service
 from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
-from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
+from prefect_compose.plan.specs import ContainerSpec, FileCopy, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -118,6 +120,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     host_options, config_options = _engine_options(svc)
+    if svc.volumes_from:
+        host_options["VolumesFrom"] = [
+            (container_name(project, project.services[name], oneoff=False)
+             if kind == "service" else name) + (f":{mode}" if mode else "")
+            for kind, name, mode in svc.volumes_from]
     network_mode = engine_network_mode(project, svc)
     if network_mode:
         host_options["NetworkMode"] = network_mode
@@ -141,10 +148,14 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         ports=ports,
         expose=_expose(svc.expose),
         mounts=_mounts(project, svc),
+        files=file_copies(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
         addresses=_addresses(project, svc) if primary else {},
+        endpoint_driver_opts=({project.networks[k].name: dict(n.driver_opts)
+                               for k, n in svc.networks.items() if n.driver_opts}
+                              if primary else {}),
         healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
         stop_signal=svc.stop_signal,
         stop_grace_s=svc.stop_grace_period_s,
@@ -186,15 +197,56 @@ def _networks(project: Project, svc: Service, use_aliases: bool,
     return primary, aliases, extra_networks
 
 
-def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
-    """Static addresses by engine network name, as the API's IPAMConfig."""
-    out = {}
+def _addresses(project: Project, svc: Service) -> dict[str, dict[str, Any]]:
+    """Static and link-local addresses by engine network name, as the API's IPAMConfig."""
+    out: dict[str, dict[str, Any]] = {}
     for key, net in svc.networks.items():
-        ipam = {k: v for k, v in (("IPv4Address", net.ipv4_address),
-                                  ("IPv6Address", net.ipv6_address)) if v}
+        ipam: dict[str, Any] = {k: v for k, v in (("IPv4Address", net.ipv4_address),
+                                                  ("IPv6Address", net.ipv6_address)) if v}
+        if net.link_local_ips:
+            ipam["LinkLocalIPs"] = list(net.link_local_ips)
         if ipam:
             out[project.networks[key].name] = ipam
     return out
+
+
+def file_copies(project: Project, svc: Service) -> tuple[FileCopy, ...]:
+    """The secrets and configs from `content` or `environment`, as files to write into the
+    container (empty content is skipped, as in Compose). InputError naming an unset
+    variable: :func:`check_file_sources` says so before anything is created."""
+    out = []
+    for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+        for i, fm in enumerate(mounts):
+            if not fm.copied:
+                continue
+            if fm.content is not None:
+                content = fm.content
+            elif fm.environment in project.file_environment:
+                content = project.file_environment[fm.environment]
+            else:
+                raise InputError(f'environment variable "{fm.environment}" required by '
+                                 f'{key[:-1]} "{fm.source}" is not set', file=svc.source_file,
+                                 path=f"services.{svc.name}.{key}[{i}]")
+            if content:
+                out.append(FileCopy(target=fm.target, content=content,
+                                    mode=0o444 if fm.mode is None else fm.mode,
+                                    uid=None if fm.uid is None else int(fm.uid),
+                                    gid=None if fm.gid is None else int(fm.gid)))
+    return tuple(out)
+
+
+def check_file_sources(project: Project, services: Iterable[str]) -> None:
+    """Before anything is created: every `environment:` secret or config these services use
+    is set, every `file:` one exists."""
+    for name in services:
+        svc = project.services[name]
+        file_copies(project, svc)
+        for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+            for i, fm in enumerate(mounts):
+                if fm.file is not None and not os.path.exists(fm.file):
+                    raise InputError(f'{key[:-1]} "{fm.source}": file {fm.file} not found',
+                                     file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
 
 
 def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
@@ -205,7 +257,10 @@ def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
         if m.type == "volume" and source:
             source = project.volumes[source].name
         mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+                                  read_only=m.read_only, create_host_path=m.type == "bind",
+                                  propagation=m.propagation, selinux=m.selinux,
+                                  nocopy=m.nocopy, labels=dict(m.volume_labels),
+                                  tmpfs_size=m.tmpfs_size, tmpfs_mode=m.tmpfs_mode))
     for fm in (*svc.secrets, *svc.configs):
         if fm.file:
             mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,
