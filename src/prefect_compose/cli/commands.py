@@ -74,8 +74,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     project, plan = load_and_compile(options)  # exit 2 before anything else happens
     _check_wait_lock(args.wait_lock)
     from prefect_compose.plan.compile import refuse_providers
+    from prefect_compose.plan.containers import check_file_sources
 
     refuse_providers(plan)
+    check_file_sources(project, project.services)  # an unset secret variable: exit 2
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     engine = _engine()  # fails fast (exit 1) when the engine does not answer
@@ -84,19 +86,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     from prefect_compose.cli.server import configure_environment
 
     configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
-    _quiet_prefect_console()
+    from prefect.logging.configuration import setup_logging
+
+    from prefect_compose.run import liveview
     from prefect_compose.run.flow import compose_up
 
+    setup_logging()
+    settings = liveview.resolve(args.progress, args.ansi, args.verbose)
     try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
-        state = compose_up(
-            project_dir=project.working_dir,
-            files=[os.path.abspath(f) for f in project.files],
-            project_name=project.name, profiles=list(args.profiles) or None,
-            env_files=[os.path.abspath(e) for e in args.env_files] or None,
-            job_timeout=args.job_timeout, force_recreate=args.force_recreate,
-            no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
-            wait_lock=args.wait_lock,
-            return_state=True)
+        with liveview.session(settings):
+            state = compose_up(
+                project_dir=project.working_dir,
+                files=[os.path.abspath(f) for f in project.files],
+                project_name=project.name, profiles=list(args.profiles) or None,
+                env_files=[os.path.abspath(e) for e in args.env_files] or None,
+                job_timeout=args.job_timeout, force_recreate=args.force_recreate,
+                no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
+                wait_lock=args.wait_lock,
+                return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
@@ -110,25 +117,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"up: {message}", file=sys.stderr)
     return 1
-
-
-def _quiet_prefect_console() -> None:
-    """Container output is printed by us, prefixed by service: keep Prefect's console to the
-    flow-level lines (where to watch the run) and to warnings. The API still gets it all."""
-    import logging
-
-    from prefect.logging.configuration import setup_logging
-
-    setup_logging()
-
-    def keep(record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[0] is None:
-            record.exc_info = None  # Prefect logs failed states with an empty traceback
-        return record.levelno >= logging.WARNING or not record.name.startswith(
-            ("prefect.task_runs", "prefect.task_engine"))
-
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(keep)
 
 
 # -- down / ps / logs ----------------------------------------------------------------------------

@@ -32,6 +32,14 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--profile", action="append", dest="profiles",
                         default=d if suppress else [], metavar="NAME",
                         help="enable services of this profile (repeatable)")
+    parser.add_argument("--progress", choices=("auto", "tty", "plain"), default=d or "auto",
+                        help="up: `tty` a live view of the services, `plain` every line "
+                             "prefixed by its service (default auto: tty on a terminal)")
+    parser.add_argument("--ansi", choices=("auto", "always", "never"), default=d or "auto",
+                        help="colours and cursor moves: never (also with NO_COLOR), always, "
+                             "or auto (on a terminal)")
+    parser.add_argument("--verbose", action="store_true", default=d or False,
+                        help="show Prefect's own log lines too")
 
 
 def _up_options(p: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import docker
 
 from prefect_compose.errors import EngineError, EngineUnavailable, ResourceNotFound
-from prefect_compose.engine.apiconfig import container_config, container_info
+from prefect_compose.engine.apiconfig import container_config, container_info, file_archive
 from prefect_compose.engine.events import EventHub, Subscription, block
 from prefect_compose.engine.images import ImagesMixin
 from prefect_compose.engine.logs import LogsMixin
@@ -106,9 +106,17 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         with translated(f"create container {spec.name or spec.image}"):
             cid = self._api.create_container_from_config(config, name=spec.name)["Id"]
         try:
+            if spec.files:
+                with translated(f"write secrets and configs into {spec.name or cid[:12]}"):
+                    self._api.put_archive(cid, "/", file_archive(spec.files))
             for net, aliases in sorted(spec.extra_networks.items()):
                 with translated(f"connect {spec.name or cid[:12]} to network {net}"):
-                    self._api.connect_container_to_network(cid, net, aliases=list(aliases) or None)
+                    ips = spec.addresses.get(net) or {}
+                    self._api.connect_container_to_network(
+                        cid, net, aliases=list(aliases) or None,
+                        ipv4_address=ips.get("IPv4Address"), ipv6_address=ips.get("IPv6Address"),
+                        link_local_ips=ips.get("LinkLocalIPs"),
+                        driver_opt=dict(spec.endpoint_driver_opts.get(net) or {}) or None)
         except BaseException:
             with contextlib.suppress(EngineError):
                 self.remove(cid, force=True)

@@ -40,6 +40,7 @@ class Observed:
     state: str  # created | running | restarting | paused | exited | dead
     config_hash: str | None = None  # its com.docker.compose.config-hash label
     image_id: str | None = None  # the image id it was created from
+    network_mode: str | None = None  # its HostConfig.NetworkMode (container:<id> when shared)
 
     @property
     def running(self) -> bool:
@@ -67,11 +68,13 @@ def desired_hash(config_hash: str, image_id: str) -> str:
 
 def converge(plan: Plan, observed: Iterable[Observed], *, image_ids: Mapping[str, str],
              force_recreate: bool = False, no_recreate: bool = False,
-             names: Mapping[str, str] | None = None) -> dict[str, Decision]:
+             names: Mapping[str, str] | None = None,
+             network_owners: Mapping[str, str] | None = None) -> dict[str, Decision]:
     """One decision per long-running service of ``plan``, keyed (and ordered) by name.
 
     ``image_ids`` maps each service to the id of the image it will run; ``names`` to its
-    container's canonical name (preferred when several containers of a service exist)."""
+    container's canonical name (preferred when several containers of a service exist);
+    ``network_owners`` each `network_mode: service:X` service to X."""
     by_service: dict[str, list[Observed]] = {}
     for o in observed:
         by_service.setdefault(o.service, []).append(o)
@@ -83,7 +86,31 @@ def converge(plan: Plan, observed: Iterable[Observed], *, image_ids: Mapping[str
         found = _ordered(by_service.get(sp.name, []), (names or {}).get(sp.name))
         out[sp.name] = _decide(sp.name, sp.config_hash, image_id, found, force_recreate,
                                no_recreate)
+    if not no_recreate:
+        _follow_network_owners(out, network_owners or {})
     return out
+
+
+def _follow_network_owners(out: dict[str, Decision], owners: Mapping[str, str]) -> None:
+    """A service in another's network namespace is replaced with it: a new owner container
+    (or an owner that is not the one it joined) leaves its namespace behind."""
+    changed = True
+    while changed:  # owners of owners: until nothing changes (a chain is acyclic)
+        changed = False
+        for name, owner in sorted(owners.items()):
+            d, od = out.get(name), out.get(owner)
+            if d is None or od is None or d.action not in (Action.KEEP, Action.START):
+                continue
+            joined = (d.current.network_mode or "").removeprefix("container:")
+            if od.action in (Action.CREATE, Action.REPLACE):
+                reason = f"its network_mode owner {owner} gets a new container"
+            elif od.current is not None and joined and joined != od.current.id:
+                reason = f"it shares the network of an old container of {owner}"
+            else:
+                continue
+            out[name] = Decision(name, Action.REPLACE, reason, d.want_hash, d.current,
+                                 d.others)
+            changed = True
 
 
 def _ordered(found: list[Observed], canonical: str | None) -> list[Observed]:

@@ -71,7 +71,8 @@ class CliRecord:
                         "command": [masking.mask(a) for a in command] if command else None}
         if project_dir:
             self._params["project_dir"] = project_dir
-        self._tags = ["prefect-compose", f"project:{project}", "cli"]
+        self._tags = ["prefect-compose", f"project:{project}", f"service:{service}",
+                      "kind:one-off", "cli"]  # run/milestones.py's scheme, plus "cli"
         self._thread: threading.Thread | None = None
 
     def start(self) -> CliRecord:

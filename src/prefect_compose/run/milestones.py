@@ -1,7 +1,7 @@
 """What a deployment reports to Prefect besides states and logs: tags, artifacts, events.
 
 Tags (one scheme for the up, run and exec flows):
-  - flow runs: ``project:NAME`` (and, for run/exec, ``service:NAME``);
+  - flow runs: ``project:NAME`` (and, for run/exec, ``service:NAME`` and ``kind:one-off``);
   - task runs: ``project:NAME``, ``service:NAME`` and ``kind:KIND``, KIND one of
     ``service`` (its start and its health wait), ``job``, ``hook`` (a pre_start entry),
     ``scheduled``.
@@ -71,7 +71,9 @@ def task_tags(plan: Plan, step: Step) -> list[str]:
 
 
 def flow_run_tags(project: str, service: str | None = None) -> list[str]:
-    return [f"project:{project}"] + ([f"service:{service}"] if service else [])
+    """``project:NAME``; a one-off run (``service`` given) adds ``service:NAME`` and
+    ``kind:one-off``."""
+    return [f"project:{project}"] + ([f"service:{service}", "kind:one-off"] if service else [])
 
 
 def tag_flow_run(flow_run_id: str | None, tags: list[str]) -> None:
@@ -192,8 +194,12 @@ class Milestones:
         except Exception as exc:  # noqa: BLE001
             _log.warning(f"could not update the progress artifact: {exc}")
 
-    def rolled_back(self, services: list[str], reason: str = "") -> None:
-        rolled_back(self.project, self.flow_run_id, services, reason)
+    def rolled_back(self, services: list[str], reason: str = "", *,
+                    failed_step: str | None = None) -> None:
+        """The `deployment.rolled-back` event of this run: ``services`` serve their previous
+        containers again; ``reason`` says why (the failed step, or cancelled)."""
+        self._emit("deployment.rolled-back", step=failed_step,
+                   payload={"services": list(services), "reason": reason})
 
     def finished(self, outcome: str, message: str = "", *, failed_step: str | None = None,
                  exit_code: int | None = None) -> None:

@@ -44,6 +44,14 @@ def remove_run_containers(flow: object = None, flow_run: object = None,
         engine.close()
 
 
+def _tag(project: str, service: str) -> None:
+    """``project:NAME``, ``service:NAME``, ``kind:one-off`` on this flow run (the project is
+    only known once the flow loaded it)."""
+    from prefect_compose.run.milestones import flow_run_tags, tag_flow_run
+
+    tag_flow_run(str(flow_run.id) if flow_run.id else None, flow_run_tags(project, service))
+
+
 @flow(name="compose-run", flow_run_name="run {service}", persist_result=False, log_prints=False,
       on_cancellation=[remove_run_containers], on_crashed=[remove_run_containers])
 @masked_errors()
@@ -64,6 +72,7 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, docker_host_block=docker_host_block)
     project, plan = load_and_compile(options)
+    _tag(project.name, service)
     if service not in project.services:
         return Failed(message=f'no such service: "{service}" in project {project.name}')
     timeout_s = parse_duration(timeout) if timeout else plan.service(service).timeout_s
@@ -106,6 +115,7 @@ def compose_exec(service: str, command: list[str], project_dir: str | None = Non
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, docker_host_block=docker_host_block)
     project, _ = load_and_compile(options)
+    _tag(project.name, service)
     engine = Engine.connect(options.docker_host_block)
     try:
         code = exec_in(engine, project.name, service, command, env=values, workdir=workdir,

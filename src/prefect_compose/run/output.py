@@ -4,8 +4,6 @@ The masking itself is prefect_compose.masking's (the one masker of every channel
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,37 +19,52 @@ def secrets_of(project: Project) -> tuple[str, ...]:
 
 
 class Output:
-    """`service | line` on stdout for container output, `service * text` on stderr for
-    status; both masked. ``echo=False`` prints nothing (a flow run under a worker)."""
+    """Every line and status of a run, masked, to its console (run/liveview.py: the plain
+    prefixed log, or the live view on a terminal) and, for container output, to the
+    Prefect logs. ``echo=False`` shows nothing (a flow run under a worker). The step events
+    (:meth:`step_started`, :meth:`step_finished`) feed the live view."""
 
     def __init__(self, services: Iterable[str], *, echo: bool,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (), project: str = "",
+                 steps: Iterable[tuple[str, str]] = (), flow_run_id: str | None = None) -> None:
+        from prefect_compose.run import liveview
+
+        services = list(services)
         self.echo = echo
         self.secrets = secrets
         masking.register(secrets)  # the loader registered them already; a fake project may not
         self.width = max((len(s) for s in services), default=4)
-        self._lock = threading.Lock()
+        self.console = liveview.console_for(
+            project, services, list(steps), flow_run_id=flow_run_id) if echo else None
 
     def mask(self, text: str) -> str:
         return masking.mask(text)
 
     def emit(self, service: str, line: str, logger: Any | None = None) -> None:
         line = self.mask(line)
-        if self.echo:
-            with self._lock:
-                print(f"{service:<{self.width}} | {line}", flush=True)
+        if self.console is not None:
+            self.console.line(service, line)
         if logger is not None:
             logger.info(line)
 
     def status(self, service: str, text: str) -> None:
-        if self.echo:
-            with self._lock:
-                print(f"{service:<{self.width}} * {self.mask(text)}", file=sys.stderr,
-                      flush=True)
+        if self.console is not None:
+            self.console.status(service, self.mask(text))
+
+    def step_started(self, step: str, service: str) -> None:
+        if self.console is not None:
+            self.console.step_started(step, service)
+
+    def step_finished(self, step: str, service: str, outcome: str, failed: bool) -> None:
+        if self.console is not None:
+            self.console.step_finished(step, service, outcome, failed)
 
     def block(self, lines: Iterable[str]) -> None:
-        """Lines printed together on stderr (the end-of-run summary)."""
-        if self.echo:
-            with self._lock:
-                for line in lines:
-                    print(self.mask(line), file=sys.stderr, flush=True)
+        """Lines printed together on stderr (the end-of-run summary; a live view stops and
+        keeps its last frame above them)."""
+        if self.console is not None:
+            self.console.block([self.mask(line) for line in lines])
+
+    def close(self) -> None:
+        if self.console is not None:
+            self.console.close()

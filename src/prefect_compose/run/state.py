@@ -115,7 +115,9 @@ class RunState:
         if self.plan.concurrency:
             self.start_slots = threading.Semaphore(self.plan.concurrency)
         self.out = Output([s.name for s in self.plan.services], echo=self.options.echo,
-                          secrets=secrets_of(self.project))
+                          secrets=secrets_of(self.project), project=self.project.name,
+                          steps=[(st.id, st.service) for st in self.plan.steps],
+                          flow_run_id=self.flow_run_id)
 
     def fail(self, reason: str, cancelled: bool = False) -> None:
         """Abort the deployment (the first reason wins): running steps stop, pending ones

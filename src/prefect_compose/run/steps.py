@@ -36,6 +36,7 @@ def execute(rs: RunState, step_id: str, log: StepLog) -> StepRecord:
     try:
         rs.check_abort()
         wait_upstream(rs, step, log)
+        rs.out.step_started(step_id, step.service)
         _body(rs, step, log)
     except Cancel as exc:
         record.outcome = StepOutcome.CANCELLED if record.started_at else StepOutcome.NOT_STARTED
@@ -50,6 +51,8 @@ def execute(rs: RunState, step_id: str, log: StepLog) -> StepRecord:
         if record.started_at is not None and record.ended_at is None:
             record.ended_at = time.monotonic()
         rs.done[step_id].set()
+        rs.out.step_finished(step_id, step.service, record.outcome.value,
+                             record.outcome.failed)
     return record
 
 

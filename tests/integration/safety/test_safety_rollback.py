@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from safety_support import events_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(240)]
 
@@ -84,11 +85,23 @@ def test_a_redeploy_whose_new_container_the_engine_refuses_must_keep_the_old_ser
     assert states["web"] == "Failed" and states["check"] != "Completed", states
 
 
+def assert_rolled_back_event(fr, project: str, reason: str) -> None:
+    """The `prefect-compose.deployment.rolled-back` event of the run, read back through the
+    Prefect client: it names the project, the flow run and the services put back."""
+    [event] = events_of(fr.id, "prefect-compose.deployment.rolled-back")
+    assert event.resource.id == f"prefect-compose.project.{project}", event.resource
+    assert event.payload["project"] == project and event.payload["services"] == ["web"]
+    assert event.payload["flow_run_id"] == str(fr.id) and event.payload["reason"] == reason
+    [related] = [r for r in event.related if r.role == "flow-run"]
+    assert related.id == f"prefect.flow-run.{fr.id}" and related.name == fr.name, related
+
+
 def test_a_release_whose_later_job_fails_must_roll_web_back_to_the_same_container(
         up, project, where, docker_client, pc):
     """v1 up; v2 changes web and then its job fails: web must be v1 again (the same
     container, running, serving web-1), the summary artifact and the terminal must name the
-    rollback, and `up` must exit 1."""
+    rollback, a "rolled back" Prefect event must name the project and the flow run, and `up`
+    must exit 1."""
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_EXIT=0", "CHECK_EXIT=1"))
@@ -103,6 +116,7 @@ def test_a_release_whose_later_job_fails_must_roll_web_back_to_the_same_containe
     assert rows["web"]["outcome"] == "rolled back", rows
     assert rows["check"]["outcome"] == "failed" and rows["check"]["exit_code"] == 1
     assert "rolled back" in description and "web" in description, description
+    assert_rolled_back_event(fr, project, "check failed")
 
 
 def test_with_no_rollback_a_failed_release_must_keep_the_new_web(
@@ -184,3 +198,4 @@ def test_sigint_during_a_redeploy_must_restore_the_old_container(
     assert not pc.by_service(pc.containers_of(docker_client, project)).get("check")
     assert "rolled back" in err, err
     assert len(w.of("web")) == 2, "the v2 web did exist while the job ran"
+    assert_rolled_back_event(pc.flow_run_of(project, count=2), project, "cancelled")

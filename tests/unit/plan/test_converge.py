@@ -3,6 +3,7 @@ start / keep for each long-running service, with its reason."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -115,3 +116,22 @@ def test_the_converge_module_must_import_neither_docker_nor_prefect():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]", textwrap.shorten(out, 300)
+
+
+def test_a_service_in_anothers_network_namespace_must_be_replaced_with_its_owner(plan):
+    web = dataclasses.replace(current(plan, "web"), network_mode="container:id-db")
+    owners = {"web": "db"}
+    kept = converge(plan, [current(plan, "db"), web], image_ids=IMAGES, network_owners=owners)
+    assert kept["web"].action is Action.KEEP
+    # the owner gets a new container: the namespace web joined goes away with the old one
+    out = converge(plan, [web], image_ids=IMAGES, network_owners=owners)
+    assert out["db"].action is Action.CREATE
+    assert out["web"].action is Action.REPLACE and "network_mode owner db" in out["web"].reason
+    # web joined an older container of db than the one now running
+    stale = dataclasses.replace(web, network_mode="container:id-old-db")
+    out = converge(plan, [current(plan, "db"), stale], image_ids=IMAGES,
+                   network_owners=owners)
+    assert out["web"].action is Action.REPLACE and "old container of db" in out["web"].reason
+    # --no-recreate keeps it
+    out = converge(plan, [web], image_ids=IMAGES, network_owners=owners, no_recreate=True)
+    assert out["web"].action is Action.KEEP

@@ -55,6 +55,7 @@ def test_a_run_is_created_running_then_set_to_its_final_state(api):
     assert run["parameters"] == {"service": "migrate", "project_name": "shop",
                                  "command": ["sh", "-c", "exit 3"], "project_dir": "/srv/shop"}
     assert "project:shop" in run["tags"] and "cli" in run["tags"]
+    assert {"service:" + run["parameters"]["service"], "kind:one-off"} <= set(run["tags"])
     final = calls[2][1]
     assert final["force"] is True and final["state"]["type"] == "FAILED"
     assert final["state"]["message"] == "migrate: exit code 3 after 1.2s (2.5 size-seconds)"
