@@ -244,6 +244,19 @@ def test_mount_options_must_reach_the_container(deployed, docker_client, pc):
     assert " 2048 " in df and df.split()[-1] == "1777", df
 
 
+def test_volumes_from_must_mount_the_other_containers_volumes(deployed, docker_client, pc):
+    c = service(pc, docker_client, deployed.project, "borrower")
+    lender = service(pc, docker_client, deployed.project, "lender")
+    assert c["HostConfig"]["VolumesFrom"] == [f"{deployed.project}-lender-1:ro",
+                                              deployed.env["EXT_CTR"]]
+    seen = {m["Destination"]: m for m in c["Mounts"]}
+    theirs = {m["Destination"]: m for m in lender["Mounts"]}
+    for path in ("/lent-anon", "/lent-data"):
+        assert seen[path]["Name"] == theirs[path]["Name"] and seen[path]["RW"] is False
+    assert pc.engine_time(c["State"]["StartedAt"]) >= pc.engine_time(
+        lender["State"]["StartedAt"])
+
+
 def test_an_environment_secret_must_be_masked_in_output(deployed):
     assert "files-up ********" in deployed.up_output
     assert deployed.env["FILE_SECRET"] not in deployed.up_output
@@ -279,6 +292,29 @@ def test_an_existing_routable_network_must_not_be_used_when_internal_is_asked(
             engine.ensure_network(name, project, "back", internal=True)
         engine.ensure_network(name, project, "back")  # as it is: fine
     assert docker_client.api.inspect_network(name)["Internal"] is False
+
+
+
+def test_a_network_mismatch_must_be_found_before_any_network_is_created(
+        docker_client, busybox_image, pc, request, tmp_path):
+    from prefect_compose.engine import Engine
+    from prefect_compose.engine.resources import ensure_networks_and_volumes
+    from prefect_compose.errors import EngineError
+    from prefect_compose.load import load_project
+
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app: {image: busybox:latest, networks: [a_first, back]}\n"
+        "networks:\n  a_first: {}\n  back: {internal: true}\n")
+    loaded = load_project([str(tmp_path / "compose.yaml")], project_name=project, environ={})
+    with Engine.connect() as engine:
+        engine.ensure_network(f"{project}_back", project, "back")  # routable, from before
+        with pytest.raises(EngineError, match="internal=false"):
+            ensure_networks_and_volumes(engine, loaded, ["app"])
+    names = [n["Name"] for n in docker_client.api.networks(
+        filters={"label": f"com.docker.compose.project={project}"})]
+    assert names == [f"{project}_back"]  # a_first (sorted first) was not created
 
 
 def test_down_must_leave_external_resources_and_remove_the_projects(

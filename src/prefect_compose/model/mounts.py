@@ -58,6 +58,21 @@ def mount_options(v: dict, vtype: str, ctx: Ctx, where: str) -> dict[str, Any]:
     return out
 
 
+def volumes_from(value: Any, ctx: Ctx) -> tuple[tuple[str, str, str], ...]:
+    """`volumes_from: [svc, svc:ro, container:name:rw]` -> (kind, name, mode) entries."""
+    out = []
+    for i, entry in enumerate(value or []):
+        text = scalar_str(entry)
+        kind, rest = ("container", text[10:]) if text.startswith("container:") else \
+            ("service", text)
+        name, _, mode = rest.partition(":")
+        if not name or mode not in ("", "ro", "rw"):
+            raise ctx.error(f'invalid volumes_from "{text}" (expected SERVICE[:ro|rw] or '
+                            "container:NAME[:ro|rw])", f"volumes_from[{i}]")
+        out.append((kind, name, mode))
+    return tuple(out)
+
+
 def _mode(value: Any, ctx: Ctx, where: str) -> int:
     """A tmpfs mode: an octal number (YAML reads 01777 as octal) or a string of octal digits."""
     try:

@@ -59,3 +59,24 @@ def test_bad_mounts_must_be_input_errors(proj, mount, path, words):
     err = load_error()
     assert err.path == path, str(err)
     assert words in str(err)
+
+
+def test_volumes_from_must_name_containers_and_start_services_first(proj):
+    write(proj, {"compose.yaml": """\
+        services:
+          lender: {image: busybox}
+          app: {image: busybox, volumes_from: ["lender:ro", "container:other:rw", lender]}
+        """})
+    project = load()
+    app = project.services["app"]
+    assert app.volumes_from == (("service", "lender", "ro"), ("container", "other", "rw"),
+                                ("service", "lender", ""))
+    assert "lender" in app.depends_on and "other" not in app.depends_on
+    spec = build_spec(project, app, image="busybox", config_hash="h", oneoff=False)
+    assert spec.extra["VolumesFrom"] == ["proj-lender-1:ro", "other:rw", "proj-lender-1"]
+    write(proj, {"compose.yaml": """\
+        services:
+          lender: {image: busybox}
+          app: {image: busybox, volumes_from: ["lender:rx"]}
+        """})
+    assert load_error().path == "services.app.volumes_from[0]"
