@@ -70,6 +70,20 @@ def _not_one(value: Any) -> str | None:
                                 "per service (scaling is not supported yet)")
 
 
+def _cdi_devices(value: Any) -> str | None:
+    names = [d if isinstance(d, str) else d.get("source") for d in value or []
+             if isinstance(d, (str, dict))]
+    cdi = [str(n).split(":")[0] for n in names if not str(n).startswith("/")]
+    return f"CDI devices ({', '.join(cdi)}) are {NOT_YET}" if cdi else None
+
+
+def _no_logs(value: Any) -> str | None:
+    if isinstance(value, dict) and value.get("driver") == "none":
+        return ("driver none, ignored: prefect-compose reads every container's output to show "
+                "it and keep it in Prefect")
+    return None
+
+
 # One row per key; keep one line each (several helpers edit this table).
 KEYS: dict[str, Key] = {
     # -- services --
@@ -104,8 +118,8 @@ KEYS: dict[str, Key] = {
     "services.build.ulimits": W("not passed to the build yet"),
     "services.cap_add": H("HostConfig.CapAdd (ALL and SYS_ADMIN are host escapes)"),
     "services.cap_drop": H("HostConfig.CapDrop"),
-    "services.cgroup": W(),
-    "services.cgroup_parent": W(),
+    "services.cgroup": H("HostConfig.CgroupnsMode"),
+    "services.cgroup_parent": H("HostConfig.CgroupParent"),
     "services.command": H("Config.Cmd"),
     "services.configs": H("file sources bind-mounted read-only; content/environment written in before start"),
     "services.configs.gid": H(COPIED),
@@ -116,10 +130,10 @@ KEYS: dict[str, Key] = {
     "services.container_name": H("the container's name"),
     "services.cpu_count": W(WINDOWS),
     "services.cpu_percent": W(WINDOWS),
-    "services.cpu_period": W(),
-    "services.cpu_quota": W(),
-    "services.cpu_rt_period": W(),
-    "services.cpu_rt_runtime": W(),
+    "services.cpu_period": H("HostConfig.CpuPeriod"),
+    "services.cpu_quota": H("HostConfig.CpuQuota"),
+    "services.cpu_rt_period": H("HostConfig.CpuRealtimePeriod"),
+    "services.cpu_rt_runtime": H("HostConfig.CpuRealtimeRuntime"),
     "services.cpu_shares": H("HostConfig.CpuShares"),
     "services.cpus": H("HostConfig.NanoCpus"),
     "services.cpuset": H("HostConfig.CpusetCpus"),
@@ -145,8 +159,8 @@ KEYS: dict[str, Key] = {
     "services.deploy.rollback_config": W(SWARM),
     "services.deploy.update_config": W(SWARM),
     "services.develop": W("watch mode is not supported"),
-    "services.device_cgroup_rules": W(),
-    "services.devices": H("HostConfig.Devices"),
+    "services.device_cgroup_rules": H("HostConfig.DeviceCgroupRules"),
+    "services.devices": H("HostConfig.Devices", _cdi_devices),
     "services.dns": H("HostConfig.Dns"),
     "services.dns_opt": H("HostConfig.DnsOptions"),
     "services.dns_search": H("HostConfig.DnsSearch"),
@@ -177,11 +191,11 @@ KEYS: dict[str, Key] = {
     "services.labels": H("Config.Labels"),
     "services.links": W("the dependency is honoured; the link alias is not added (services "
                         "reach each other by name)"),
-    "services.logging": W(),
+    "services.logging": H("HostConfig.LogConfig", _no_logs),
     "services.mac_address": H("Config.MacAddress"),
     "services.mem_limit": H("HostConfig.Memory"),
     "services.mem_reservation": H("HostConfig.MemoryReservation"),
-    "services.mem_swappiness": W(),
+    "services.mem_swappiness": H("HostConfig.MemorySwappiness"),
     "services.memswap_limit": H("HostConfig.MemorySwap"),
     "services.models": W("model runners are not supported"),
     "services.network_mode": H("HostConfig.NetworkMode; service:X / container:X share that container's namespace (host is a host escape)"),
@@ -236,18 +250,18 @@ KEYS: dict[str, Key] = {
     "services.secrets.uid": H(COPIED),
     "services.security_opt": H("HostConfig.SecurityOpt"),
     "services.shm_size": H("HostConfig.ShmSize"),
-    "services.stdin_open": W(),
+    "services.stdin_open": H("Config.OpenStdin"),
     "services.stop_grace_period": H("the stop timeout before SIGKILL"),
     "services.stop_signal": H("Config.StopSignal"),
-    "services.storage_opt": W(),
+    "services.storage_opt": H("HostConfig.StorageOpt"),
     "services.sysctls": H("HostConfig.Sysctls"),
     "services.tmpfs": H("HostConfig.Tmpfs"),
     "services.tty": H("Config.Tty"),
-    "services.ulimits": W(),
+    "services.ulimits": H("HostConfig.Ulimits"),
     "services.use_api_socket": W("the Docker socket is not mounted"),
     "services.user": H("Config.User"),
     "services.userns_mode": H("HostConfig.UsernsMode"),
-    "services.uts": W(),
+    "services.uts": H("HostConfig.UTSMode"),
     "services.volumes": H("HostConfig.Mounts and Binds"),
     "services.volumes.bind": H("bind options"),
     "services.volumes.bind.create_host_path": H("short syntax creates the host path"),

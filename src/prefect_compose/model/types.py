@@ -165,7 +165,7 @@ class Service(Frozen):
     stdin_open: bool = False
     scale: int = 1
     # keys passed to the engine (cap_add, extra_hosts, tmpfs, ...); sizes as bytes, numbers
-    # and booleans typed (model.service.ENGINE_OPTIONS)
+    # and booleans typed (model.options)
     engine_options: dict[str, Any] = Field(default_factory=dict)
     x_prefect: XPrefect = XPrefect()
 
