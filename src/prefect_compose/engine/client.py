@@ -119,7 +119,9 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
                     ips = spec.addresses.get(net) or {}
                     self._api.connect_container_to_network(
                         cid, net, aliases=list(aliases) or None,
-                        ipv4_address=ips.get("IPv4Address"), ipv6_address=ips.get("IPv6Address"))
+                        ipv4_address=ips.get("IPv4Address"), ipv6_address=ips.get("IPv6Address"),
+                        link_local_ips=ips.get("LinkLocalIPs"),
+                        driver_opt=dict(spec.endpoint_driver_opts.get(net) or {}) or None)
         except BaseException:
             with contextlib.suppress(EngineError):
                 self.remove(cid, force=True)

@@ -46,12 +46,14 @@ class ResourcesMixin:
                 if existing is None:
                     raise
         _warn_foreign("network", name, existing.get("Labels") or {}, project)
-        if bool(existing.get("Internal")) != internal and \
-                (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
-            raise EngineError(
-                f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
-                f" but the compose file asks for internal={str(internal).lower()}: run "
-                f"`prefect-compose down` to recreate it (networks are never changed in place)")
+        _check_internal(existing, name, project, internal)
+
+    def check_network(self, name: str, project: str, internal: bool) -> None:
+        """An existing network of this project is as `internal` as asked (EngineError
+        otherwise); a missing one is fine."""
+        existing = self._network(name)
+        if existing is not None:
+            _check_internal(existing, name, project, internal)
 
     def require_network(self, name: str, key: str) -> None:
         """An external network must exist: EngineError naming it otherwise."""
@@ -60,15 +62,18 @@ class ResourcesMixin:
                               "never created by up; create it first (docker network create "
                               f"{name})")
 
-    def require_container(self, name: str, service: str) -> None:
-        """The container a `network_mode: container:NAME` joins must exist."""
+    def require_container(self, name: str, service: str, key: str = "network_mode") -> None:
+        """The container a `network_mode: container:NAME` joins (or whose volumes a
+        `volumes_from: [container:NAME]` mounts) must exist."""
         try:
             with translated(f"inspect container {name}", self.where):
                 self._api.inspect_container(name)
         except ResourceNotFound:
-            raise EngineError(f'container "{name}" (services.{service}.network_mode: '
-                              f"container:{name}) not found: the service would join its "
-                              "network namespace; start it first") from None
+            what = ("would join its network namespace" if key == "network_mode"
+                    else "would mount its volumes")
+            raise EngineError(f'container "{name}" (services.{service}.{key}: '
+                              f"container:{name}) not found: the service {what}; start it "
+                              "first") from None
 
     def require_volume(self, name: str, key: str) -> None:
         """An external volume must exist: EngineError naming it otherwise."""
@@ -138,6 +143,16 @@ class ResourcesMixin:
         return removed
 
 
+def _check_internal(existing: Mapping[str, Any], name: str, project: str,
+                    internal: bool) -> None:
+    if bool(existing.get("Internal")) != internal and \
+            (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
+        raise EngineError(
+            f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
+            f" but the compose file asks for internal={str(internal).lower()}: run "
+            f"`prefect-compose down` to recreate it (networks are never changed in place)")
+
+
 def _warn_foreign(kind: str, name: str, labels: Mapping[str, str], project: str) -> None:
     owner = labels.get(LABEL_PROJECT)
     if owner is None:
@@ -160,13 +175,17 @@ def _used(project: Project, services: Iterable[str]) -> tuple[list[str], list[st
 
 def check_external(engine: ResourcesMixin, project: Project, services: Iterable[str]) -> None:
     """The external networks and volumes these services use, and the containers whose
-    network namespace they join, exist (else EngineError naming the first missing one):
+    network namespace they join or whose volumes they mount, exist (else EngineError naming the first missing one):
     checked before anything is built or created."""
     services = list(services)
     for name in services:
-        mode = project.services[name].network_mode or ""
+        svc = project.services[name]
+        mode = svc.network_mode or ""
         if mode.startswith("container:"):
             engine.require_container(mode.split(":", 1)[1], name)
+        for kind, other, _ in svc.volumes_from:
+            if kind == "container":
+                engine.require_container(other, name, "volumes_from")
     nets, vols = _used(project, services)
     for key in nets:
         if project.networks[key].external:
@@ -196,6 +215,10 @@ def ensure_networks_and_volumes(engine: ResourcesMixin, project: Project,
     services = list(services)
     check_external(engine, project, services)
     nets, vols = _used(project, services)
+    for key in nets:  # every network is checked before the first is created
+        net = project.networks[key]
+        if not net.external:
+            engine.check_network(net.name, project.name, net.internal)
     for key in nets:
         net = project.networks[key]
         if not net.external:

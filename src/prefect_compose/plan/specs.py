@@ -26,6 +26,12 @@ class Mount:
     read_only: bool = False
     # bind only: let the engine create a missing host path (Compose's short syntax does)
     create_host_path: bool = False
+    propagation: str | None = None  # bind
+    selinux: str | None = None  # bind: z | Z
+    nocopy: bool = False  # volume
+    labels: Mapping[str, str] = field(default_factory=dict)  # volume: of a new volume
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,9 @@ class ContainerSpec:
     network: str | None = None  # primary network, attached at create
     aliases: tuple[str, ...] = ()  # DNS aliases on the primary network
     extra_networks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # static addresses by network name: {"IPv4Address": ..., "IPv6Address": ...}
-    addresses: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # IPAMConfig by network name: {"IPv4Address": ..., "IPv6Address": ..., "LinkLocalIPs"}
+    addresses: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    endpoint_driver_opts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # docker format, lower-case keys, durations in ns: {"test": [...], "interval": ns,
     # "timeout": ns, "retries": n, "start_period": ns}, or {"test": ["NONE"]}
     healthcheck: Mapping[str, Any] | None = None

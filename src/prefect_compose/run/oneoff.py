@@ -58,13 +58,14 @@ def prepare_service(engine: Engine, project: Project, plan: Plan, service: str) 
     """Networks, volumes and the image a service's container needs; returns the image."""
     check_file_sources(project, [service])
     ensure_networks_and_volumes(engine, project, [service])
+    from prefect_compose.run.faults import ensure_images
+
+    ensure_images(engine, project, plan, [service])
     image = plan.service(service).image or ""
-    if not engine.image_exists(image):
-        build = next((b for b in plan.builds if service in b.services), None)
-        if build is None:
-            engine.pull(image)
-        else:
-            build_image(engine, build)
+    build = next((b for b in plan.builds if image in b.tags), None)
+    if build is not None and (project.services[service].pull_policy == "build"
+                              or not engine.image_exists(image)):
+        build_image(engine, build)
     return image
 
 

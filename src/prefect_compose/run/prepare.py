@@ -27,11 +27,7 @@ def prepare(rs: RunState, logger: Any) -> None:
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
     image_ids: dict[str, str] = {}
     for sp in plan.services:
-        svc = project.services[sp.name]
         image = sp.image or ""
-        for ref in {image} | {h.image for h in svc.pre_start if h.image}:
-            if not engine.image_exists(ref):
-                engine.pull(ref)
         rs.images[sp.name] = image
         image_ids[sp.name] = engine.image_id(image)
         rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])
