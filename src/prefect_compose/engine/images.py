@@ -54,7 +54,7 @@ class ImagesMixin:
         import datetime as dt
 
         try:
-            with translated(f"inspect image {ref}"):
+            with translated(f"inspect image {ref}", self.where):
                 stamp = ((self._api.inspect_image(ref).get("Metadata") or {})
                          .get("LastTagTime") or "")
         except ResourceNotFound:
