@@ -303,9 +303,13 @@ class _CancelWatcher:
 
 def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect hook (runs in the runner process): clean up by the flow run's label."""
+    from prefect_compose.blocks.compose_project import project_options
+
     params = getattr(flow_run, "parameters", {}) or {}
-    try:
-        engine = Engine.connect(params.get("docker_host_block"))
+    try:  # the engine the run used: its DockerHost block, or its compose-project block's
+        options = project_options(params.get("block"),
+                                  docker_host_block=params.get("docker_host_block"))
+        engine = Engine.connect(options.docker_host_block)
     except Exception:  # noqa: BLE001
         return
     try:
