@@ -49,7 +49,9 @@ def resource_env(client, ext_net: str, ext_vol: str,
     return {"SUBNET4": str(net), "RANGE4": f"{net[128]}/25", "GW4": str(net[1]),
             "AUX4": str(net[2]), "SUBNET6": str(six), "VPN4": str(net[10]),
             "VPN6": str(six[10]), "SIDE4": str(side), "SIDE_IP": str(side[20]),
-            "EXT_NET": ext_net, "EXT_VOL": ext_vol, "EXT_CTR": ext_ctr}, net
+            "EXT_NET": ext_net, "EXT_VOL": ext_vol, "EXT_CTR": ext_ctr,
+            "FILE_SECRET": f"env-secret-{uuid.uuid4().hex[:12]}",
+            "CFG_VALUE": f"cfg-{uuid.uuid4().hex[:8]}"}, net
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +164,10 @@ def test_static_addresses_aliases_and_extra_hosts_must_reach_the_container(
     assert back["IPAMConfig"]["IPv4Address"] == deployed.env["VPN4"]
     assert "tunnel" in back["Aliases"] and "vpn" in back["Aliases"]
     assert side["IPAddress"] == deployed.env["SIDE_IP"]  # connected after create
+    assert back["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.10"]
+    assert side["IPAMConfig"]["LinkLocalIPs"] == ["169.254.10.11"]
+    assert back["DriverOpts"] == {"org.example.primary": "yes"}
+    assert side["DriverOpts"] == {"org.example.side": "yes"}
     assert sorted(vpn["HostConfig"]["ExtraHosts"]) == ["db.local:10.9.9.9", "v6.local:::1"]
 
 
@@ -197,6 +203,118 @@ def test_a_missing_network_mode_container_must_be_named_before_anything_starts(
     assert pc.containers_of(docker_client, project) == []
     label = {"label": f"com.docker.compose.project={project}"}
     assert docker_client.api.networks(filters=label) == []
+
+
+def read_in(client, container: dict, *cmd: str) -> str:
+    """Run ``cmd`` in the container through the SDK (not our CLI: its output is masked)."""
+    code, out = client.containers.get(container["Id"]).exec_run(list(cmd))
+    assert code == 0, out
+    return out.decode()
+
+
+def test_secrets_and_configs_must_be_files_from_each_source(deployed, docker_client, pc):
+    files = service(pc, docker_client, deployed.project, "files")
+    env = deployed.env
+    assert read_in(docker_client, files, "cat", "/run/secrets/from_env") == env["FILE_SECRET"]
+    assert read_in(docker_client, files, "cat", "/run/secrets/custom_name") == \
+        "file-secret-of-scenario-resources\n"
+    assert read_in(docker_client, files, "cat", "/inline") == "key=value\nport=8080\n"
+    assert read_in(docker_client, files, "cat", "/from_env_cfg") == env["CFG_VALUE"]
+    stat = "stat -c '%a %u %g' /run/secrets/from_env /etc/app/app.conf"
+    assert read_in(docker_client, files, "sh", "-c", stat).split("\n")[:2] == \
+        ["444 0 0", "440 1000 1001"]
+    binds = {m["Destination"]: m for m in files["Mounts"]}
+    assert binds["/run/secrets/custom_name"]["RW"] is False  # a file source: bind, read-only
+
+
+def test_mount_options_must_reach_the_container(deployed, docker_client, pc):
+    c = service(pc, docker_client, deployed.project, "mounts")
+    binds = c["HostConfig"]["Binds"]
+    assert any(b.endswith("/mnt:/short-z:ro,z") for b in binds), binds
+    assert any(b.endswith("/mnt:/long-private:private") for b in binds), binds
+    seen = {m["Destination"]: m for m in c["Mounts"]}
+    assert seen["/long-private"]["Propagation"] == "private"
+    assert seen["/short-z"]["RW"] is False and "z" in seen["/short-z"]["Mode"]
+    asked = {m["Target"]: m for m in c["HostConfig"]["Mounts"]}
+    assert asked["/anon"]["VolumeOptions"] == {"NoCopy": True, "Labels": {"team": "anon"}}
+    anon = docker_client.api.inspect_volume(seen["/anon"]["Name"])
+    assert anon["Labels"]["team"] == "anon"
+    assert asked["/scratch"]["TmpfsOptions"] == {"SizeBytes": 2 * 1024**2, "Mode": 0o1777}
+    df = read_in(docker_client, c, "sh", "-c", "df -k /scratch | tail -1; stat -c %a /scratch")
+    assert " 2048 " in df and df.split()[-1] == "1777", df
+
+
+def test_volumes_from_must_mount_the_other_containers_volumes(deployed, docker_client, pc):
+    c = service(pc, docker_client, deployed.project, "borrower")
+    lender = service(pc, docker_client, deployed.project, "lender")
+    assert c["HostConfig"]["VolumesFrom"] == [f"{deployed.project}-lender-1:ro",
+                                              deployed.env["EXT_CTR"]]
+    seen = {m["Destination"]: m for m in c["Mounts"]}
+    theirs = {m["Destination"]: m for m in lender["Mounts"]}
+    for path in ("/lent-anon", "/lent-data"):
+        assert seen[path]["Name"] == theirs[path]["Name"] and seen[path]["RW"] is False
+    assert pc.engine_time(c["State"]["StartedAt"]) >= pc.engine_time(
+        lender["State"]["StartedAt"])
+
+
+def test_an_environment_secret_must_be_masked_in_output(deployed):
+    assert "files-up ********" in deployed.up_output
+    assert deployed.env["FILE_SECRET"] not in deployed.up_output
+
+
+def test_an_unset_secret_variable_must_be_an_input_error_before_anything_is_created(
+        pc, docker_client, busybox_image, prefect_server, external, request):
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    env, _ = resource_env(docker_client, *external)
+    del env["FILE_SECRET"]
+    r = pc.run_cli("up", "resources", project, env=env)
+    assert r.rc == 2, r.show()
+    assert 'environment variable "FILE_SECRET" required by secret "from_env" is not set' in \
+        r.stderr, r.show()
+    assert pc.containers_of(docker_client, project) == []
+    label = {"label": f"com.docker.compose.project={project}"}
+    assert docker_client.api.networks(filters=label) == []
+
+
+def test_an_existing_routable_network_must_not_be_used_when_internal_is_asked(
+        docker_client, busybox_image, pc, request):
+    from prefect_compose.engine import Engine
+    from prefect_compose.errors import EngineError
+
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    name = f"{project}_back"
+    with Engine.connect() as engine:
+        engine.ensure_network(name, project, "back")  # an older deployment: routable
+        with pytest.raises(EngineError, match="internal=false but the compose file asks for "
+                                              "internal=true"):
+            engine.ensure_network(name, project, "back", internal=True)
+        engine.ensure_network(name, project, "back")  # as it is: fine
+    assert docker_client.api.inspect_network(name)["Internal"] is False
+
+
+
+def test_a_network_mismatch_must_be_found_before_any_network_is_created(
+        docker_client, busybox_image, pc, request, tmp_path):
+    from prefect_compose.engine import Engine
+    from prefect_compose.engine.resources import ensure_networks_and_volumes
+    from prefect_compose.errors import EngineError
+    from prefect_compose.load import load_project
+
+    project = f"pc-test-res-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: pc.cleanup_project(docker_client, project))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app: {image: busybox:latest, networks: [a_first, back]}\n"
+        "networks:\n  a_first: {}\n  back: {internal: true}\n")
+    loaded = load_project([str(tmp_path / "compose.yaml")], project_name=project, environ={})
+    with Engine.connect() as engine:
+        engine.ensure_network(f"{project}_back", project, "back")  # routable, from before
+        with pytest.raises(EngineError, match="internal=false"):
+            ensure_networks_and_volumes(engine, loaded, ["app"])
+    names = [n["Name"] for n in docker_client.api.networks(
+        filters={"label": f"com.docker.compose.project={project}"})]
+    assert names == [f"{project}_back"]  # a_first (sorted first) was not created
 
 
 def test_down_must_leave_external_resources_and_remove_the_projects(

@@ -166,20 +166,21 @@ def test_invalid_input_exits_2_with_message_on_stderr(proj, capsys):
 
 
 def test_warnings_go_to_stderr_and_exit_0(proj, capsys):
-    (proj / "compose.yaml").write_text("services:\n  web:\n    image: x\n    logging:\n"
-                                       "      driver: json-file\n")
+    (proj / "compose.yaml").write_text("services:\n  web:\n    image: x\n    blkio_config:\n"
+                                       "      weight: 300\n")
     code, out, err = run(capsys, "plan")
     assert code == 0
-    assert err == "warning: compose.yaml: services.web.logging: not supported yet, ignored\n"
+    assert err == ("warning: compose.yaml: services.web.blkio_config: not supported yet, "
+                   "ignored\n")
     assert "warning" not in out
 
 
 def test_warnings_stay_inside_json(proj, capsys):
-    (proj / "compose.yaml").write_text("services:\n  web:\n    image: x\n    logging: {}\n")
+    (proj / "compose.yaml").write_text("services:\n  web:\n    image: x\n    blkio_config: {}\n")
     code, out, err = run(capsys, "plan", "--format", "json")
     assert code == 0
     assert json.loads(out)["warnings"] == [
-        "compose.yaml: services.web.logging: not supported yet, ignored"]
+        "compose.yaml: services.web.blkio_config: not supported yet, ignored"]
 
 
 def test_no_compose_file(tmp_path, monkeypatch, capsys):

@@ -119,22 +119,22 @@ def test_counts_add_up():
 def test_a_warned_key_is_named_once_per_file_with_the_services_that_use_it(proj):
     write(proj, {"compose.yaml": """\
         services:
-          a: {image: x, logging: {driver: json-file}}
-          b: {image: x, logging: {driver: json-file}}
-          c: {image: x, cgroup_parent: m}
+          a: {image: x, blkio_config: {weight: 300}}
+          b: {image: x, blkio_config: {weight: 300}}
+          c: {image: x, develop: {watch: []}}
         """})
     warnings = load().warnings
-    logging = [w for w in warnings if "logging" in w]
-    assert logging == ["compose.yaml: services.a.logging: not supported yet, ignored "
-                       "(also in b)"]
-    assert any("services.c.cgroup_parent" in w for w in warnings)
+    blkio = [w for w in warnings if "blkio_config" in w]
+    assert blkio == ["compose.yaml: services.a.blkio_config: not supported yet, ignored "
+                     "(also in b)"]
+    assert any("services.c.develop" in w for w in warnings)
 
 
 def test_a_warned_key_in_two_files_is_named_in_each(proj):
-    write(proj, {"compose.yaml": "services:\n  a: {image: x, logging: {driver: none}}\n",
-                 "over.yaml": "services:\n  a: {logging: {driver: local}}\n"})
+    write(proj, {"compose.yaml": "services:\n  a: {image: x, blkio_config: {weight: 300}}\n",
+                 "over.yaml": "services:\n  a: {blkio_config: {weight: 400}}\n"})
     warnings = load("compose.yaml", "over.yaml").warnings
-    assert [w.split(":")[0] for w in warnings if "logging" in w] == ["compose.yaml",
+    assert [w.split(":")[0] for w in warnings if "blkio_config" in w] == ["compose.yaml",
                                                                       "over.yaml"]
 
 
@@ -144,15 +144,15 @@ def test_nested_keys_are_named_with_their_full_path(proj):
           web:
             image: x
             deploy: {placement: {constraints: [node.role==manager]}}
-            networks: {front: {link_local_ips: ["169.254.8.8"]}}
+            networks: {front: {gw_priority: 1}}
             volumes:
-              - {type: bind, source: ., target: /d, bind: {propagation: rshared}}
+              - {type: bind, source: ., target: /d, bind: {recursive: enabled}}
         networks:
           front: {}
         """})
     warnings = load().warnings
-    for where in ("services.web.deploy.placement", "services.web.networks.front.link_local_ips",
-                  "services.web.volumes[0].bind.propagation"):
+    for where in ("services.web.deploy.placement", "services.web.networks.front.gw_priority",
+                  "services.web.volumes[0].bind.recursive"):
         assert any(f": {where}: " in w for w in warnings), (where, warnings)
 
 
@@ -181,10 +181,10 @@ def test_a_refused_key_exits_2_naming_file_service_and_key(proj, monkeypatch):
 
 
 def test_keys_reset_by_an_override_are_not_named(proj):
-    write(proj, {"compose.yaml": "services:\n  a: {image: x, logging: {driver: none}}\n",
-                 "over.yaml": "services:\n  a: {logging: !reset null}\n"})
+    write(proj, {"compose.yaml": "services:\n  a: {image: x, blkio_config: {weight: 300}}\n",
+                 "over.yaml": "services:\n  a: {blkio_config: !reset null}\n"})
     warnings = load("compose.yaml", "over.yaml").warnings
-    assert [w.split(":")[0] for w in warnings if "logging" in w] == ["compose.yaml"]
+    assert [w.split(":")[0] for w in warnings if "blkio_config" in w] == ["compose.yaml"]
 
 
 @pytest.mark.parametrize("path", sorted(p for p, r in keys.KEYS.items()

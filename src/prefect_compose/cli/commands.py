@@ -74,8 +74,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     project, plan = load_and_compile(options)  # exit 2 before anything else happens
     _check_wait_lock(args.wait_lock)
     from prefect_compose.plan.compile import refuse_providers
+    from prefect_compose.plan.containers import check_file_sources
 
     refuse_providers(plan)
+    check_file_sources(project, project.services)  # an unset secret variable: exit 2
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     engine = _engine()  # fails fast (exit 1) when the engine does not answer

@@ -3,12 +3,15 @@ inspect result -> ContainerInfo."""
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Mapping
+import tarfile
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect_compose.plan.labels import LABEL_NUMBER, LABEL_SERVICE
-from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
+from prefect_compose.plan.specs import ContainerInfo, ContainerSpec, FileCopy
 
 
 def container_config(spec: ContainerSpec) -> dict[str, Any]:
@@ -37,6 +40,8 @@ def container_config(spec: ContainerSpec) -> dict[str, Any]:
         endpoint: dict[str, Any] = {"Aliases": list(spec.aliases)} if spec.aliases else {}
         if spec.addresses.get(spec.network):
             endpoint["IPAMConfig"] = dict(spec.addresses[spec.network])
+        if spec.endpoint_driver_opts.get(spec.network):
+            endpoint["DriverOpts"] = dict(spec.endpoint_driver_opts[spec.network])
         config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: endpoint}}
     config.update(spec.config_extra)
     return config
@@ -56,13 +61,12 @@ def _ports(spec: ContainerSpec) -> tuple[dict[str, dict], dict[str, list[dict[st
 def _host_config(spec: ContainerSpec, bindings: dict) -> dict[str, Any]:
     mounts, binds = [], []
     for m in spec.mounts:
-        if m.type == "bind" and m.create_host_path:
-            binds.append(f"{m.source}:{m.target}{':ro' if m.read_only else ''}")
+        if m.type == "bind" and (m.create_host_path or m.selinux):
+            # the Binds form: it creates a missing host path, and relabels (z, Z)
+            modes = [x for x in ("ro" if m.read_only else None, m.selinux, m.propagation) if x]
+            binds.append(f"{m.source}:{m.target}" + (f":{','.join(modes)}" if modes else ""))
             continue
-        entry: dict[str, Any] = {"Type": m.type, "Target": m.target, "ReadOnly": m.read_only}
-        if m.source:
-            entry["Source"] = m.source
-        mounts.append(entry)
+        mounts.append(_mount(m))
     host: dict[str, Any] = {
         "PortBindings": bindings, "Mounts": mounts, "Binds": binds,
         "NetworkMode": spec.network or "default",
@@ -75,6 +79,22 @@ def _host_config(spec: ContainerSpec, bindings: dict) -> dict[str, Any]:
         host["Init"] = spec.init
     host.update(spec.extra)
     return host
+
+
+def _mount(m: Any) -> dict[str, Any]:
+    """One entry of HostConfig.Mounts, with its bind, volume or tmpfs options."""
+    entry: dict[str, Any] = {"Type": m.type, "Target": m.target, "ReadOnly": m.read_only}
+    if m.source:
+        entry["Source"] = m.source
+    if m.type == "bind" and m.propagation:
+        entry["BindOptions"] = {"Propagation": m.propagation}
+    if m.type == "volume" and (m.nocopy or m.labels):
+        entry["VolumeOptions"] = {k: v for k, v in (("NoCopy", m.nocopy),
+                                                    ("Labels", dict(m.labels))) if v}
+    if m.type == "tmpfs" and (m.tmpfs_size or m.tmpfs_mode is not None):
+        entry["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size),
+                                                   ("Mode", m.tmpfs_mode)) if v is not None}
+    return entry
 
 
 _HEALTH_KEYS = {"test": "Test", "interval": "Interval", "timeout": "Timeout",
@@ -90,6 +110,19 @@ def _healthcheck(hc: Mapping[str, Any]) -> dict[str, Any]:
         if api_key and api_key != "StartInterval" and value is not None:
             out[api_key] = int(value) if api_key != "Test" else list(value)
     return out
+
+
+def file_archive(files: Sequence[FileCopy]) -> bytes:
+    """A tar of ``files`` for PUT /containers/{id}/archive at "/" (Compose's createTar)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for f in files:
+            data = f.content.encode()
+            info = tarfile.TarInfo(f.target.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), f.mode, int(time.time())
+            info.uid, info.gid = f.uid or 0, f.gid or 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def container_info(data: Mapping[str, Any]) -> ContainerInfo:

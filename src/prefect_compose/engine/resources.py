@@ -34,7 +34,7 @@ class ResourcesMixin:
         existing = self._network(name)
         if existing is None:
             try:
-                with translated(f"create network {name}"):
+                with translated(f"create network {name}", self.where):
                     self._api.create_network(
                         name, driver=driver, options=dict(driver_opts or {}), internal=internal,
                         labels=resource_labels(project, "network", key, dict(labels or {})),
@@ -46,12 +46,14 @@ class ResourcesMixin:
                 if existing is None:
                     raise
         _warn_foreign("network", name, existing.get("Labels") or {}, project)
-        if bool(existing.get("Internal")) != internal and \
-                (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
-            raise EngineError(
-                f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
-                f" but the compose file asks for internal={str(internal).lower()}: run "
-                f"`prefect-compose down` to recreate it (networks are never changed in place)")
+        _check_internal(existing, name, project, internal)
+
+    def check_network(self, name: str, project: str, internal: bool) -> None:
+        """An existing network of this project is as `internal` as asked (EngineError
+        otherwise); a missing one is fine."""
+        existing = self._network(name)
+        if existing is not None:
+            _check_internal(existing, name, project, internal)
 
     def require_network(self, name: str, key: str) -> None:
         """An external network must exist: EngineError naming it otherwise."""
@@ -60,20 +62,23 @@ class ResourcesMixin:
                               "never created by up; create it first (docker network create "
                               f"{name})")
 
-    def require_container(self, name: str, service: str) -> None:
-        """The container a `network_mode: container:NAME` joins must exist."""
+    def require_container(self, name: str, service: str, key: str = "network_mode") -> None:
+        """The container a `network_mode: container:NAME` joins (or whose volumes a
+        `volumes_from: [container:NAME]` mounts) must exist."""
         try:
-            with translated(f"inspect container {name}"):
+            with translated(f"inspect container {name}", self.where):
                 self._api.inspect_container(name)
         except ResourceNotFound:
-            raise EngineError(f'container "{name}" (services.{service}.network_mode: '
-                              f"container:{name}) not found: the service would join its "
-                              "network namespace; start it first") from None
+            what = ("would join its network namespace" if key == "network_mode"
+                    else "would mount its volumes")
+            raise EngineError(f'container "{name}" (services.{service}.{key}: '
+                              f"container:{name}) not found: the service {what}; start it "
+                              "first") from None
 
     def require_volume(self, name: str, key: str) -> None:
         """An external volume must exist: EngineError naming it otherwise."""
         try:
-            with translated(f"inspect volume {name}"):
+            with translated(f"inspect volume {name}", self.where):
                 self._api.inspect_volume(name)
         except ResourceNotFound:
             raise EngineError(f'external volume "{name}" (volumes.{key}) not found: it is '
@@ -82,7 +87,7 @@ class ResourcesMixin:
 
     def _network(self, name: str) -> dict | None:
         try:
-            with translated(f"inspect network {name}"):
+            with translated(f"inspect network {name}", self.where):
                 net = self._api.inspect_network(name)
         except ResourceNotFound:
             return None
@@ -94,11 +99,11 @@ class ResourcesMixin:
                       driver_opts: Mapping[str, str] | None = None) -> None:
         """Create volume ``name`` for compose key ``key`` unless it exists (idempotent)."""
         try:
-            with translated(f"inspect volume {name}"):
+            with translated(f"inspect volume {name}", self.where):
                 existing = self._api.inspect_volume(name)
         except ResourceNotFound:
             # creating an existing volume is a no-op in the engine, so no race to handle
-            with translated(f"create volume {name}"):
+            with translated(f"create volume {name}", self.where):
                 self._api.create_volume(
                     name, driver=driver or "local", driver_opts=dict(driver_opts or {}) or None,
                     labels=resource_labels(project, "volume", key, dict(labels or {})))
@@ -107,7 +112,7 @@ class ResourcesMixin:
 
     def remove_project_networks(self, project: str) -> list[str]:
         """Remove the networks labelled with ``project``; return their names."""
-        with translated(f"list networks of project {project}"):
+        with translated(f"list networks of project {project}", self.where):
             nets = self._api.networks(filters={"label": f"{LABEL_PROJECT}={project}"})
         return self._remove_all(
             "network", [n for n in nets if (n.get("Labels") or {}).get(LABEL_PROJECT) == project],
@@ -115,7 +120,7 @@ class ResourcesMixin:
 
     def remove_project_volumes(self, project: str) -> list[str]:
         """Remove the volumes labelled with ``project``; return their names."""
-        with translated(f"list volumes of project {project}"):
+        with translated(f"list volumes of project {project}", self.where):
             vols = self._api.volumes(filters={"label": f"{LABEL_PROJECT}={project}"})
         vols = [v for v in (vols.get("Volumes") or [])
                 if (v.get("Labels") or {}).get(LABEL_PROJECT) == project]
@@ -126,7 +131,7 @@ class ResourcesMixin:
         removed, failed = [], []
         for obj in sorted(objs, key=lambda o: o["Name"]):
             try:
-                with translated(f"remove {kind} {obj['Name']}"):
+                with translated(f"remove {kind} {obj['Name']}", self.where):
                     remove(obj[key])
                 removed.append(obj["Name"])
             except ResourceNotFound:
@@ -136,6 +141,16 @@ class ResourcesMixin:
         if failed:
             raise EngineError("; ".join(failed))
         return removed
+
+
+def _check_internal(existing: Mapping[str, Any], name: str, project: str,
+                    internal: bool) -> None:
+    if bool(existing.get("Internal")) != internal and \
+            (existing.get("Labels") or {}).get(LABEL_PROJECT) == project:
+        raise EngineError(
+            f"network {name} exists with internal={str(bool(existing.get('Internal'))).lower()}"
+            f" but the compose file asks for internal={str(internal).lower()}: run "
+            f"`prefect-compose down` to recreate it (networks are never changed in place)")
 
 
 def _warn_foreign(kind: str, name: str, labels: Mapping[str, str], project: str) -> None:
@@ -160,13 +175,17 @@ def _used(project: Project, services: Iterable[str]) -> tuple[list[str], list[st
 
 def check_external(engine: ResourcesMixin, project: Project, services: Iterable[str]) -> None:
     """The external networks and volumes these services use, and the containers whose
-    network namespace they join, exist (else EngineError naming the first missing one):
+    network namespace they join or whose volumes they mount, exist (else EngineError naming the first missing one):
     checked before anything is built or created."""
     services = list(services)
     for name in services:
-        mode = project.services[name].network_mode or ""
+        svc = project.services[name]
+        mode = svc.network_mode or ""
         if mode.startswith("container:"):
             engine.require_container(mode.split(":", 1)[1], name)
+        for kind, other, _ in svc.volumes_from:
+            if kind == "container":
+                engine.require_container(other, name, "volumes_from")
     nets, vols = _used(project, services)
     for key in nets:
         if project.networks[key].external:
@@ -196,6 +215,10 @@ def ensure_networks_and_volumes(engine: ResourcesMixin, project: Project,
     services = list(services)
     check_external(engine, project, services)
     nets, vols = _used(project, services)
+    for key in nets:  # every network is checked before the first is created
+        net = project.networks[key]
+        if not net.external:
+            engine.check_network(net.name, project.name, net.internal)
     for key in nets:
         net = project.networks[key]
         if not net.external:

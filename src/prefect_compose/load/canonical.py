@@ -239,6 +239,20 @@ def _volume(v: Any, base_dir: Path, shown: str, where: str) -> dict:
     else:
         out["type"] = "volume"
         out["source"] = source
-    if "ro" in mode.split(","):
-        out["read_only"] = True
+    for option in mode.split(","):  # compose-go's ParseVolume (unknown options ignored)
+        if option in ("ro", "rw"):
+            out["read_only"] = option == "ro"
+        elif option == "nocopy":
+            out["volume"] = {"nocopy": True}
+        elif option in _PROPAGATIONS:
+            out.setdefault("bind", {})["propagation"] = option
+        elif option in ("z", "Z"):
+            out.setdefault("bind", {})["selinux"] = option
+    if out["type"] == "bind":
+        out.setdefault("bind", {})["create_host_path"] = True
+    elif "bind" in out:  # a bind option on a named volume: compose-go ignores it too
+        del out["bind"]
     return out
+
+
+_PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")

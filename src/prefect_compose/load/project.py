@@ -50,4 +50,13 @@ def load_project(files: Sequence[Path | str] | None = None, *,
                             files=[shown(p) for p in paths], disabled=disabled,
                             warnings=list(dict.fromkeys(warnings)))  # a file read twice
     masking.register_project(project, env)
-    return project
+    return _with_file_environment(project, env)
+
+
+def _with_file_environment(project: Project, env: Mapping[str, str]) -> Project:
+    """Keep the values `environment:` secrets and configs name (only those): written into
+    their containers at create time."""
+    names = {fm.environment for svc in project.services.values()
+             for fm in (*svc.secrets, *svc.configs) if fm.environment}
+    values = {n: env[n] for n in sorted(names) if n in env}
+    return project.model_copy(update={"file_environment": values}) if values else project

@@ -50,6 +50,15 @@ def _check_references(services: dict[str, Service], disabled: list[str]) -> None
             raise InputError(f'unknown service "{mode[8:]}"', file=svc.source_file,
                              path=f"services.{sname}.network_mode")
     for sname, svc in services.items():
+        if svc.engine_options.get("read_only"):
+            for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+                for i, fm in enumerate(mounts):
+                    if fm.copied:
+                        raise InputError(
+                            f'{key[:-1]} "{fm.source}" comes from `content`/`environment` and '
+                            "is written into the container, which read_only forbids: use a "
+                            "`file` source (bind-mounted)", file=svc.source_file,
+                            path=f"services.{sname}.{key}[{i}]")
         for dep, spec in svc.depends_on.items():
             if dep in disabled and not spec.required:
                 continue  # an optional dependency switched off by profiles: Compose keeps it

@@ -69,6 +69,26 @@ def static_address(value: Any, version: int, ctx: Ctx, net_key: str, net: Networ
     return str(addr)
 
 
+def endpoint_options(spec: dict, ctx: Ctx, net_key: str) -> dict[str, Any]:
+    """`link_local_ips` (addresses checked) and `driver_opts` of one service network."""
+    out: dict[str, Any] = {}
+    ips = spec.get("link_local_ips") or []
+    for i, ip in enumerate(ips):
+        try:
+            ipaddress.ip_address(str(ip))
+        except ValueError:
+            raise ctx.error(f'invalid IP address "{ip}"', "networks", net_key,
+                            f"link_local_ips[{i}]") from None
+    if ips:
+        out["link_local_ips"] = tuple(str(ip) for ip in ips)
+    opts = spec.get("driver_opts") or {}
+    if not isinstance(opts, dict):
+        raise ctx.error("must be a mapping", "networks", net_key, "driver_opts")
+    if opts:
+        out["driver_opts"] = {str(k): scalar_str(v) for k, v in opts.items()}
+    return out
+
+
 def extra_hosts(value: Any, ctx: Ctx) -> list[str] | None:
     """`extra_hosts` (list of host=ip / host:ip, or a mapping host: ip or [ips]) -> the
     engine's "host:ip" entries, each address checked (or the engine's `host-gateway`)."""

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from prefect_compose.model.types import (
     CONDITIONS,
@@ -32,10 +31,12 @@ from prefect_compose.model.values import (
     integer,
     mapping,
 )
-from prefect_compose.model.networking import static_address
+from prefect_compose.model.mounts import mount_options
+from prefect_compose.model.networking import endpoint_options, static_address
 from prefect_compose.units import scalar_str
 
-BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels")
+BUILD_HONOURED = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels",
+                  "tags", "network", "extra_hosts", "shm_size", "no_cache", "pull")
 BUILD_KNOWN = (*BUILD_HONOURED, "additional_contexts", "cache_from", "cache_to",
                "entitlements", "extra_hosts", "isolation", "network", "no_cache",
                "no_cache_filter", "platforms",
@@ -123,6 +124,9 @@ def build(value: Any, ctx: Ctx) -> Build | None:
     if not isinstance(value, dict):
         raise ctx.error("must be a path or a mapping", "build")
     check_keys(value, BUILD_KNOWN, ctx, "build")  # what is warned: prefect_compose.keys
+    if value.get("dockerfile") is not None and value.get("dockerfile_inline") is not None:
+        raise ctx.error("dockerfile and dockerfile_inline are mutually exclusive",
+                        "build", "dockerfile_inline")
     labels = value.get("labels") or {}
     if isinstance(labels, list):
         labels = dict(x.split("=", 1) if "=" in x else (x, "") for x in labels)
@@ -132,7 +136,33 @@ def build(value: Any, ctx: Ctx) -> Build | None:
                  args={k: (None if v is None else scalar_str(v))
                        for k, v in (value.get("args") or {}).items()},
                  target=value.get("target"),
-                 labels={str(k): scalar_str(v) for k, v in labels.items()})
+                 labels={str(k): scalar_str(v) for k, v in labels.items()},
+                 **_build_options(value, ctx))
+
+
+def _build_options(value: dict, ctx: Ctx) -> dict[str, Any]:
+    """tags, network, extra_hosts, shm_size, no_cache and pull of a build, checked."""
+    from prefect_compose.model.networking import extra_hosts
+    from prefect_compose.model.values import size
+
+    out: dict[str, Any] = {}
+    if value.get("tags"):
+        out["tags"] = tuple(scalar_str(t) for t in value["tags"])
+    network = value.get("network")
+    if network is not None:
+        if network == "host":
+            raise ctx.error("a build on the host network reaches the host's services from "
+                            "its RUN steps (a host escape): not supported", "build", "network")
+        out["network"] = str(network)
+    if value.get("extra_hosts") is not None:
+        inner = Ctx(ctx.file, f"{ctx.service}.build", ctx.warnings)
+        out["extra_hosts"] = tuple(extra_hosts(value["extra_hosts"], inner) or ())
+    if value.get("shm_size") is not None:
+        out["shm_size"] = size(value["shm_size"], ctx, "build", "shm_size")
+    for key in ("no_cache", "pull"):
+        if value.get(key) is not None:
+            out[key] = boolean(value[key], ctx, "build", key)
+    return out
 
 
 def ports(value: Any, ctx: Ctx) -> tuple[Port, ...]:
@@ -179,11 +209,10 @@ def volumes(value: Any, ctx: Ctx, top_volumes: dict, base: Path) -> tuple[Mount,
             except ValueError:
                 ctx.warn(f"bind mount {source} is outside the project directory {base}",
                          f"volumes[{i}]")
-        try:
-            out.append(Mount(type=vtype, source=source, target=str(target),
-                             read_only=bool(v.get("read_only", False))))
-        except ValidationError:
-            raise ctx.error(f'invalid mount type "{vtype}"', f"volumes[{i}]") from None
+        out.append(Mount(type=vtype, source=source, target=str(target),
+                         read_only=boolean(v.get("read_only", False), ctx, f"volumes[{i}]",
+                                           "read_only"),
+                         **mount_options(v, vtype, ctx, f"volumes[{i}]")))
     return tuple(out)
 
 
@@ -212,7 +241,8 @@ def networks(svc: dict, ctx: Ctx, top_networks: dict) -> dict[str, ServiceNetwor
                                    ipv6_address=static_address(
                                        spec.get("ipv6_address"), 6, ctx, name, net,
                                        "ipv6_address"),
-                                   priority=int(spec.get("priority") or 0))
+                                   priority=int(spec.get("priority") or 0),
+                                   **endpoint_options(spec, ctx, name))
     return out
 
 
@@ -256,11 +286,42 @@ def file_mounts(value: Any, ctx: Ctx, key: str, top: dict) -> tuple[FileMount, .
         target = item.get("target") or default_target
         if key == "secrets" and not str(target).startswith("/"):
             target = f"/run/secrets/{target}"
-        mode = item.get("mode")
+        if key == "configs" and not str(target).startswith("/"):
+            target = f"/{target}"
+        if spec.get("file") is not None:
+            for k in ("mode", "uid", "gid"):
+                if item.get(k) is not None:
+                    ctx.warn(f"{k} of a bind-mounted file source is the host file's own, "
+                             "ignored", f"{key}[{i}]", k)
         out.append(FileMount(source=src, target=str(target), file=spec.get("file"),
                              content=spec.get("content"), environment=spec.get("environment"),
-                             mode=int(mode, 8) if isinstance(mode, str) else mode))
+                             mode=_file_mode(item.get("mode"), ctx, f"{key}[{i}]"),
+                             uid=_opt_id(item.get("uid"), ctx, f"{key}[{i}]", "uid"),
+                             gid=_opt_id(item.get("gid"), ctx, f"{key}[{i}]", "gid")))
     return tuple(out)
+
+
+def _file_mode(mode: Any, ctx: Ctx, where: str) -> int | None:
+    """`mode: 0440` (an octal number, or a string of octal digits) -> its value."""
+    if mode is None:
+        return None
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else integer(mode, ctx, where, "mode")
+    except ValueError:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)",
+                        where, "mode") from None
+    if not 0 <= value <= 0o7777:
+        raise ctx.error(f"invalid file mode {mode!r} (expected octal, e.g. 0440)", where, "mode")
+    return value
+
+
+def _opt_id(value: Any, ctx: Ctx, where: str, key: str) -> str | None:
+    if value is None:
+        return None
+    text = scalar_str(value)
+    if not text.isdigit():
+        raise ctx.error(f"must be a numeric id, not {value!r}", where, key)
+    return text
 
 
 def x_prefect(value: Any, ctx: Ctx) -> XPrefect:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from prefect_compose.model import checks, networking, parts
+from prefect_compose.model import checks, mounts, networking, options, parts
 from prefect_compose.model.types import Dependency, Service
 from prefect_compose.model.values import (
     Ctx,
@@ -24,17 +24,6 @@ from prefect_compose.model.values import (
     strings,
 )
 
-# keys handed to the engine (docker SDK create() keyword of the same meaning), by the type
-# the model gives their value
-SIZE_OPTIONS = ("shm_size", "mem_reservation", "memswap_limit")  # bytes
-INT_OPTIONS = ("oom_score_adj", "pids_limit", "cpu_shares")
-BOOL_OPTIONS = ("privileged", "read_only", "oom_kill_disable")
-ENGINE_OPTIONS = {
-    *SIZE_OPTIONS, *INT_OPTIONS, *BOOL_OPTIONS,
-    "cap_add", "cap_drop", "tmpfs", "extra_hosts", "sysctls", "security_opt", "dns",
-    "dns_search", "dns_opt", "domainname", "group_add", "pid", "ipc", "userns_mode",
-    "mac_address", "ulimits", "devices", "runtime", "cpuset",
-}
 # what is warned or refused (never silently dropped) is the table in prefect_compose.keys,
 # applied by the loader to every file
 
@@ -56,7 +45,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
     resources = _resources(svc, ctx)
     checks.check_values(svc, ctx)
     checks.check_service_refs(svc, ctx, project.get("services") or {})
-    engine_options = _engine_options(svc, ctx)
+    engine_options = options.engine_options(svc, ctx, base)
     labels = svc.get("labels") or {}
     expose = svc.get("expose") or []
     if not isinstance(expose, list):
@@ -78,6 +67,7 @@ def build_service(name: str, svc: dict, project: dict, base: Path,
             ports=parts.ports(svc.get("ports"), ctx),
             expose=tuple(str(e) for e in expose),
             volumes=parts.volumes(svc.get("volumes"), ctx, project.get("volumes") or {}, base),
+            volumes_from=mounts.volumes_from(svc.get("volumes_from"), ctx),
             networks=parts.networks(svc, ctx, project["__networks__"]),
             network_mode=networking.network_mode(svc, ctx),
             healthcheck=parts.healthcheck(svc.get("healthcheck"), ctx),
@@ -137,35 +127,21 @@ def _scale(svc: dict, deploy: dict, ctx: Ctx) -> int:
     return next(iter(counts.values()), 1)  # != 1: keys.py warns
 
 
-def _engine_options(svc: dict, ctx: Ctx) -> dict[str, Any]:
-    """The keys passed to the engine, their values checked and typed (sizes in bytes)."""
-    out: dict[str, Any] = {}
-    for key, value in svc.items():
-        if key not in ENGINE_OPTIONS:
-            continue
-        if value is not None and key in SIZE_OPTIONS:
-            value = size(value, ctx, key)
-        elif value is not None and key in INT_OPTIONS:
-            value = integer(value, ctx, key)
-        elif value is not None and key in BOOL_OPTIONS:
-            value = boolean(value, ctx, key)
-        out[key] = value
-    if out.get("extra_hosts") is not None:
-        out["extra_hosts"] = networking.extra_hosts(out["extra_hosts"], ctx)
-    return out
-
-
 def _stop_grace(svc: dict, ctx: Ctx) -> float:
     value = svc.get("stop_grace_period")
     return 10.0 if value is None else duration(value, ctx, "stop_grace_period")
 
 
 def _implied_dependencies(svc: dict, deps: dict[str, Dependency]) -> dict[str, Dependency]:
-    """`network_mode: service:X` and `links: [X]` make X a dependency, as in Compose."""
+    """`network_mode: service:X`, `volumes_from: [X]` and `links: [X]` make X a dependency,
+    as in Compose."""
     out = dict(deps)
     mode = svc.get("network_mode") or ""
     if mode.startswith("service:"):
         out.setdefault(mode.split(":", 1)[1], Dependency(restart=True))
+    for entry in svc.get("volumes_from") or []:
+        if not str(entry).startswith("container:"):
+            out.setdefault(str(entry).split(":", 1)[0], Dependency())
     for link in svc.get("links") or []:
         out.setdefault(str(link).split(":", 1)[0], Dependency())
     return out

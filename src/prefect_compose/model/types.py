@@ -46,6 +46,12 @@ class Build(Frozen):
     args: dict[str, str | None] = Field(default_factory=dict)
     target: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    tags: tuple[str, ...] = ()  # more tags of the built image
+    network: str | None = None  # the network RUN steps use
+    extra_hosts: tuple[str, ...] = ()  # "host:ip", for RUN steps
+    shm_size: int | None = None  # bytes
+    no_cache: bool = False
+    pull: bool = False  # pull the base image first
 
 
 class Port(Frozen):
@@ -56,10 +62,16 @@ class Port(Frozen):
 
 
 class Mount(Frozen):
-    type: Literal["volume", "bind", "tmpfs", "npipe", "cluster", "image"]
+    type: Literal["volume", "bind", "tmpfs"]  # npipe, cluster, image: refused by the model
     source: str | None = None  # a volume key (not its engine name) or an absolute host path
     target: str
     read_only: bool = False
+    propagation: str | None = None  # bind: rprivate, private, rshared, shared, rslave, slave
+    selinux: str | None = None  # bind: z (shared) or Z (private) relabelling
+    nocopy: bool = False  # volume: do not copy the image's content into a new volume
+    volume_labels: dict[str, str] = Field(default_factory=dict)  # volume: of a new volume
+    tmpfs_size: int | None = None  # tmpfs: bytes
+    tmpfs_mode: int | None = None  # tmpfs: permission bits
 
 
 class ServiceNetwork(Frozen):
@@ -67,6 +79,8 @@ class ServiceNetwork(Frozen):
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     priority: int = 0
+    link_local_ips: tuple[str, ...] = ()
+    driver_opts: dict[str, str] = Field(default_factory=dict)
 
 
 class Hook(Frozen):
@@ -87,6 +101,14 @@ class FileMount(Frozen):
     content: str | None = None
     environment: str | None = None
     mode: int | None = None
+    uid: str | None = None
+    gid: str | None = None
+
+    @property
+    def copied(self) -> bool:
+        """Inline or environment content: written into the container before it starts
+        (a `file` source is bind-mounted instead)."""
+        return self.file is None and (self.content is not None or self.environment is not None)
 
 
 class Schedule(Frozen):
@@ -121,6 +143,8 @@ class Service(Frozen):
     ports: tuple[Port, ...] = ()
     expose: tuple[str, ...] = ()
     volumes: tuple[Mount, ...] = ()
+    # ("service" | "container", name, "" | "ro" | "rw"): whose volumes this one mounts
+    volumes_from: tuple[tuple[str, str, str], ...] = ()
     networks: dict[str, ServiceNetwork] = Field(default_factory=dict)
     network_mode: str | None = None
     healthcheck: Healthcheck | None = None
@@ -141,7 +165,7 @@ class Service(Frozen):
     stdin_open: bool = False
     scale: int = 1
     # keys passed to the engine (cap_add, extra_hosts, tmpfs, ...); sizes as bytes, numbers
-    # and booleans typed (model.service.ENGINE_OPTIONS)
+    # and booleans typed (model.options)
     engine_options: dict[str, Any] = Field(default_factory=dict)
     x_prefect: XPrefect = XPrefect()
 
@@ -203,3 +227,6 @@ class Project(Frozen):
     warnings: tuple[str, ...] = ()
     # services switched off by profiles (Compose lists them with `config --profile`)
     disabled_services: tuple[str, ...] = ()
+    # the values of the variables that `environment:` secrets and configs name, as the
+    # project's environment set them: never dumped, never shown
+    file_environment: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)

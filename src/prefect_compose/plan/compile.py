@@ -43,7 +43,13 @@ class BuildSpec(Frozen):
     dockerfile_inline: str | None = None
     args: dict[str, str | None] = {}
     target: str | None = None
-    tags: tuple[str, ...]
+    labels: dict[str, str] = {}
+    network: str | None = None
+    extra_hosts: tuple[str, ...] = ()
+    shm_size: int | None = None
+    no_cache: bool = False
+    pull: bool = False
+    tags: tuple[str, ...]  # the services' image refs, then the build's own `tags`
     services: tuple[str, ...]
 
 
@@ -256,22 +262,19 @@ def _service_steps(project: Project, svc: Service, kind: str, jobs: set[str], he
 
 
 def _builds(project: Project) -> tuple[BuildSpec, ...]:
-    """One build per distinct (context, dockerfile, inline, args, target), with every tag."""
+    """One build per distinct build section (context, dockerfile, args, ...), with every
+    tag: each service's image ref and the build's own `tags`."""
     builds: dict[str, dict[str, Any]] = {}
     for name in sorted(project.services):
         svc = project.services[name]
         if svc.build is None:
             continue
-        key = json.dumps([svc.build.context, svc.build.dockerfile, svc.build.dockerfile_inline,
-                          svc.build.args, svc.build.target], sort_keys=True)
-        b = builds.setdefault(key, {"context": svc.build.context,
-                                    "dockerfile": svc.build.dockerfile,
-                                    "dockerfile_inline": svc.build.dockerfile_inline,
-                                    "args": dict(svc.build.args), "target": svc.build.target,
-                                    "tags": [], "services": []})
-        tag = image_of(project, svc)
-        if tag not in b["tags"]:
-            b["tags"].append(tag)
+        fields = svc.build.model_dump(mode="json", exclude={"tags"})
+        key = json.dumps(fields, sort_keys=True)
+        b = builds.setdefault(key, {**fields, "tags": [], "services": []})
+        for tag in (image_of(project, svc), *svc.build.tags):
+            if tag not in b["tags"]:
+                b["tags"].append(tag)
         b["services"].append(name)
     return tuple(BuildSpec(**{**b, "tags": tuple(b["tags"]), "services": tuple(b["services"])})
                  for b in builds.values())

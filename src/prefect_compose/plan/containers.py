@@ -3,13 +3,15 @@ hooks and throwaway `run` containers alike (one function, so they cannot drift a
 
 from __future__ import annotations
 
+import os
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from prefect_compose.errors import InputError
 from prefect_compose.model.types import Hook, Project, Service
 from prefect_compose.plan.labels import LABEL_IMAGE, compose_labels
-from prefect_compose.plan.specs import ContainerSpec, Mount as EngineMount, PortBinding
+from prefect_compose.plan.specs import ContainerSpec, FileCopy, Mount as EngineMount, PortBinding
 
 NS = 1_000_000_000
 
@@ -46,59 +48,53 @@ def _healthcheck(svc: Service) -> dict[str, Any] | None:
     return out
 
 
-_HOST_KEYS = {  # compose key -> HostConfig field of the Engine API
+_HOST_KEYS = {  # compose key -> HostConfig field of the Engine API, value as the model has it
     "cap_add": "CapAdd", "cap_drop": "CapDrop", "privileged": "Privileged",
     "read_only": "ReadonlyRootfs", "security_opt": "SecurityOpt", "dns": "Dns",
     "dns_search": "DnsSearch", "dns_opt": "DnsOptions", "group_add": "GroupAdd",
     "pid": "PidMode", "ipc": "IpcMode", "userns_mode": "UsernsMode",
     "oom_score_adj": "OomScoreAdj", "pids_limit": "PidsLimit", "runtime": "Runtime",
     "cpu_shares": "CpuShares", "cpuset": "CpusetCpus", "oom_kill_disable": "OomKillDisable",
-    "sysctls": "Sysctls",
+    "sysctls": "Sysctls", "shm_size": "ShmSize", "mem_reservation": "MemoryReservation",
+    "memswap_limit": "MemorySwap", "cpu_period": "CpuPeriod", "cpu_quota": "CpuQuota",
+    "cpu_rt_period": "CpuRealtimePeriod", "cpu_rt_runtime": "CpuRealtimeRuntime",
+    "mem_swappiness": "MemorySwappiness", "device_cgroup_rules": "DeviceCgroupRules",
+    "cgroup": "CgroupnsMode", "cgroup_parent": "CgroupParent", "uts": "UTSMode",
+    "storage_opt": "StorageOpt", "extra_hosts": "ExtraHosts",
 }
 _CONFIG_KEYS = {"domainname": "Domainname", "mac_address": "MacAddress"}
+_SHAPED = {  # keys whose value the engine wants in another shape
+    "ulimits": ("Ulimits", lambda v: [{"Name": n, "Soft": s, "Hard": h}
+                                      for n, (s, h) in sorted(v.items())]),
+    "devices": ("Devices", lambda v: [{"PathOnHost": d["source"],
+                                       "PathInContainer": d["target"],
+                                       "CgroupPermissions": d["permissions"]} for d in v]),
+    "tmpfs": ("Tmpfs", lambda v: {x.split(":", 1)[0]: x.split(":", 1)[1] if ":" in x else ""
+                                  for x in v}),
+    "logging": ("LogConfig", lambda v: {"Type": v["driver"] or "",
+                                        "Config": dict(v["options"])}),
+}
 
 
 def _engine_options(svc: Service) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Compose keys passed through to the engine: (HostConfig fields, Config fields)."""
-    o = svc.engine_options
+    """Compose keys passed through to the engine: (HostConfig fields, Config fields). The
+    model has checked and typed every value (model.options)."""
     host: dict[str, Any] = {}
     config: dict[str, Any] = {}
-    for key, value in o.items():
+    for key, value in svc.engine_options.items():
         if value is None:
             continue
-        if key in ("dns", "dns_search") and isinstance(value, str):
-            value = [value]
-        if key in ("cap_add", "cap_drop", "security_opt", "dns", "dns_search", "dns_opt",
-                   "group_add"):
-            value = [str(v) for v in value]
+        if isinstance(value, tuple):
+            value = list(value)
         if key in _HOST_KEYS:
             host[_HOST_KEYS[key]] = value
         elif key in _CONFIG_KEYS:
             config[_CONFIG_KEYS[key]] = value
-    if o.get("tmpfs"):
-        t = o["tmpfs"]
-        host["Tmpfs"] = {x.split(":", 1)[0]: (x.split(":", 1)[1] if ":" in x else "")
-                         for x in ([t] if isinstance(t, str) else t)}
-    if o.get("extra_hosts"):
-        h = o["extra_hosts"]
-        pairs = (h.items() if isinstance(h, dict)
-                 else (x.replace("=", ":", 1).split(":", 1) for x in h))
-        host["ExtraHosts"] = [f"{k}:{v}" for k, v in pairs]
-    if o.get("shm_size") is not None:  # bytes, parsed by the model
-        host["ShmSize"] = o["shm_size"]
-    if o.get("mem_reservation") is not None:  # bytes, parsed by the model
-        host["MemoryReservation"] = o["mem_reservation"]
-    if o.get("memswap_limit") is not None:  # bytes, parsed by the model
-        host["MemorySwap"] = o["memswap_limit"]
-    if o.get("devices"):
-        devs = []
-        for dv in o["devices"]:
-            if isinstance(dv, str):
-                parts = dv.split(":")
-                devs.append({"PathOnHost": parts[0],
-                             "PathInContainer": parts[1] if len(parts) > 1 else parts[0],
-                             "CgroupPermissions": parts[2] if len(parts) > 2 else "rwm"})
-        host["Devices"] = devs
+        elif key in _SHAPED:
+            field, shape = _SHAPED[key]
+            host[field] = shape(value)
+    if svc.stdin_open:
+        config["OpenStdin"] = True
     return host, config
 
 
@@ -124,6 +120,11 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
     ports = tuple(PortBinding(target=p.target, protocol=p.protocol, published=p.published,
                               host_ip=p.host_ip) for p in svc.ports) if publish_ports else ()
     host_options, config_options = _engine_options(svc)
+    if svc.volumes_from:
+        host_options["VolumesFrom"] = [
+            (container_name(project, project.services[name], oneoff=False)
+             if kind == "service" else name) + (f":{mode}" if mode else "")
+            for kind, name, mode in svc.volumes_from]
     network_mode = engine_network_mode(project, svc)
     if network_mode:
         host_options["NetworkMode"] = network_mode
@@ -147,10 +148,14 @@ def build_spec(project: Project, svc: Service, *, image: str, config_hash: str,
         ports=ports,
         expose=_expose(svc.expose),
         mounts=_mounts(project, svc),
+        files=file_copies(project, svc),
         network=primary,
         aliases=aliases,
         extra_networks=extra_networks,
         addresses=_addresses(project, svc) if primary else {},
+        endpoint_driver_opts=({project.networks[k].name: dict(n.driver_opts)
+                               for k, n in svc.networks.items() if n.driver_opts}
+                              if primary else {}),
         healthcheck=_healthcheck(svc) if not hook else {"test": ["NONE"]},
         stop_signal=svc.stop_signal,
         stop_grace_s=svc.stop_grace_period_s,
@@ -192,15 +197,65 @@ def _networks(project: Project, svc: Service, use_aliases: bool,
     return primary, aliases, extra_networks
 
 
-def _addresses(project: Project, svc: Service) -> dict[str, dict[str, str]]:
-    """Static addresses by engine network name, as the API's IPAMConfig."""
-    out = {}
+def _addresses(project: Project, svc: Service) -> dict[str, dict[str, Any]]:
+    """Static and link-local addresses by engine network name, as the API's IPAMConfig."""
+    out: dict[str, dict[str, Any]] = {}
     for key, net in svc.networks.items():
-        ipam = {k: v for k, v in (("IPv4Address", net.ipv4_address),
-                                  ("IPv6Address", net.ipv6_address)) if v}
+        ipam: dict[str, Any] = {k: v for k, v in (("IPv4Address", net.ipv4_address),
+                                                  ("IPv6Address", net.ipv6_address)) if v}
+        if net.link_local_ips:
+            ipam["LinkLocalIPs"] = list(net.link_local_ips)
         if ipam:
             out[project.networks[key].name] = ipam
     return out
+
+
+def file_copies(project: Project, svc: Service) -> tuple[FileCopy, ...]:
+    """The secrets and configs from `content` or `environment`, as files to write into the
+    container (empty content is skipped, as in Compose). InputError naming an unset
+    variable: :func:`check_file_sources` says so before anything is created."""
+    out = []
+    for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+        for i, fm in enumerate(mounts):
+            if not fm.copied:
+                continue
+            if fm.content is not None:
+                content = fm.content
+            elif fm.environment in project.file_environment:
+                content = project.file_environment[fm.environment]
+            else:
+                raise InputError(f'environment variable "{fm.environment}" required by '
+                                 f'{key[:-1]} "{fm.source}" is not set', file=svc.source_file,
+                                 path=f"services.{svc.name}.{key}[{i}]")
+            if content:
+                out.append(FileCopy(target=fm.target, content=content,
+                                    mode=0o444 if fm.mode is None else fm.mode,
+                                    uid=None if fm.uid is None else int(fm.uid),
+                                    gid=None if fm.gid is None else int(fm.gid)))
+    return tuple(out)
+
+
+def check_file_sources(project: Project, services: Iterable[str]) -> None:
+    """Before anything is created: every `environment:` secret or config these services use
+    is set, every `file:` one exists."""
+    for name in services:
+        svc = project.services[name]
+        file_copies(project, svc)
+        for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
+            for i, fm in enumerate(mounts):
+                if fm.file is None and not fm.copied:
+                    spec = (project.secrets if key == "secrets" else project.configs).get(
+                        fm.source) or {}
+                    why = ("external (Swarm only; Compose refuses it too: \"unsupported "
+                           f'external {key[:-1]}")' if spec.get("external")
+                           else "without file, environment or content")
+                    raise InputError(f'{key[:-1]} "{fm.source}" is {why}: nothing to mount on '
+                                     "a single engine", file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
+                if fm.file is not None and not os.path.exists(fm.file):
+                    raise InputError(f'{key[:-1]} "{fm.source}": file {fm.file} not found',
+                                     file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
 
 
 def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
@@ -211,7 +266,10 @@ def _mounts(project: Project, svc: Service) -> tuple[EngineMount, ...]:
         if m.type == "volume" and source:
             source = project.volumes[source].name
         mounts.append(EngineMount(type=m.type, source=source, target=m.target,
-                                  read_only=m.read_only, create_host_path=m.type == "bind"))
+                                  read_only=m.read_only, create_host_path=m.type == "bind",
+                                  propagation=m.propagation, selinux=m.selinux,
+                                  nocopy=m.nocopy, labels=dict(m.volume_labels),
+                                  tmpfs_size=m.tmpfs_size, tmpfs_mode=m.tmpfs_mode))
     for fm in (*svc.secrets, *svc.configs):
         if fm.file:
             mounts.append(EngineMount(type="bind", source=fm.file, target=fm.target,

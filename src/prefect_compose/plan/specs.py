@@ -26,6 +26,23 @@ class Mount:
     read_only: bool = False
     # bind only: let the engine create a missing host path (Compose's short syntax does)
     create_host_path: bool = False
+    propagation: str | None = None  # bind
+    selinux: str | None = None  # bind: z | Z
+    nocopy: bool = False  # volume
+    labels: Mapping[str, str] = field(default_factory=dict)  # volume: of a new volume
+    tmpfs_size: int | None = None  # bytes
+    tmpfs_mode: int | None = None
+
+
+@dataclass(frozen=True)
+class FileCopy:
+    """A file written into the container after create, before start (a secret or config
+    from `content` or `environment`, as Compose does): never shown."""
+    target: str  # absolute path in the container
+    content: str = field(repr=False)
+    mode: int = 0o444
+    uid: int | None = None
+    gid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +61,13 @@ class ContainerSpec:
     ports: tuple[PortBinding, ...] = ()
     expose: tuple[str, ...] = ()  # "80/tcp": exposed, not published
     mounts: tuple[Mount, ...] = ()
+    files: tuple[FileCopy, ...] = ()  # written in after create (secrets/configs content)
     network: str | None = None  # primary network, attached at create
     aliases: tuple[str, ...] = ()  # DNS aliases on the primary network
     extra_networks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # static addresses by network name: {"IPv4Address": ..., "IPv6Address": ...}
-    addresses: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # IPAMConfig by network name: {"IPv4Address": ..., "IPv6Address": ..., "LinkLocalIPs"}
+    addresses: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    endpoint_driver_opts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # docker format, lower-case keys, durations in ns: {"test": [...], "interval": ns,
     # "timeout": ns, "retries": n, "start_period": ns}, or {"test": ["NONE"]}
     healthcheck: Mapping[str, Any] | None = None

@@ -19,6 +19,7 @@ from prefect_compose.errors import RunError
 from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan
 from prefect_compose.plan.containers import container_name
+from prefect_compose.plan.pull import image_needs, missing_message, must_pull
 
 _PORT_ERRORS = ("port is already allocated", "address already in use")
 _PORT_IN_MESSAGE = re.compile(r":(\d+)(?: failed|: bind)")
@@ -36,23 +37,36 @@ def _step_services(plan: Plan) -> list[str]:
     return sorted({s.service for s in plan.steps})
 
 
-def missing_images(engine: Engine, project: Project, plan: Plan) -> list[str]:
-    """Pull what a step needs and is neither on the engine nor built; the problems left."""
-    built = {t for b in plan.builds for t in b.tags}
-    problems = []
-    for name in _step_services(plan):
-        svc = project.services[name]
-        refs = {plan.service(name).image or ""} | {h.image for h in svc.pre_start if h.image}
-        for ref in sorted(refs - built):
-            if not ref:
-                problems.append(f"service {name}: no image and nothing to build")
-            elif not engine.image_exists(ref):
-                try:
-                    engine.pull(ref)
-                except EngineError as exc:
-                    problems.append(f"service {name}: image {ref} is missing and cannot be "
-                                    f"built or pulled ({_short(exc)})")
+def missing_images(engine: Engine, project: Project, plan: Plan,
+                   services: list[str] | None = None) -> list[str]:
+    """Pull what `pull_policy` asks for (plan/pull.py) of the images the steps need that are
+    not built; the problems left (missing and never pulled, or a pull that failed)."""
+    names = _step_services(plan) if services is None else services
+    problems = [f"service {name}: no image and nothing to build" for name in names
+                if not plan.service(name).image and not project.services[name].is_provider]
+    for need in image_needs(project, plan, names):
+        present = engine.image_exists(need.ref)
+        ago = engine.image_tagged_ago(need.ref) if present and need.policy == "refresh" \
+            else None
+        if must_pull(need, present, ago):
+            try:
+                engine.pull(need.ref, why=f"pull_policy {need.policy_text}" if present else "")
+            except EngineError as exc:
+                problems.append(f"service {need.service}: image {need.ref} is missing and "
+                                f"cannot be built or pulled ({_short(exc)})" if not present
+                                else f"service {need.service}: pull_policy "
+                                     f"{need.policy_text}: image {need.ref} could not be "
+                                     f"pulled ({_short(exc)})")
+        elif not present and not need.buildable:
+            problems.append(missing_message(need))
     return problems
+
+
+def ensure_images(engine: Engine, project: Project, plan: Plan, services: list[str]) -> None:
+    """:func:`missing_images` for some services (`run`): PreflightFailed naming them."""
+    problems = missing_images(engine, project, plan, services)
+    if problems:
+        raise PreflightFailed("; ".join(problems) + " (nothing was created)")
 
 
 def foreign_names(engine: Engine, project: Project, plan: Plan) -> list[str]:

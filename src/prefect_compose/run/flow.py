@@ -26,6 +26,7 @@ from prefect_compose import masking
 from prefect_compose.engine import Engine
 from prefect_compose.errors import ComposeError
 from prefect_compose.plan.compile import Step, refuse_providers
+from prefect_compose.plan.containers import check_file_sources
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.faults import preflight
 from prefect_compose.run.lock import acquire, release_lock_of_run
@@ -124,6 +125,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                               docker_host_block=docker_host_block)
     project, plan = load_and_compile(options)
     refuse_providers(plan)
+    check_file_sources(project, project.services)
     engine = Engine.connect(options.docker_host_block)
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=str(flow_run.id or uuid.uuid4()),
@@ -138,7 +140,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         lease = acquire(engine, project.name, flow_run_id=rs.flow_run_id,
                         flow_run_name=str(flow_run.name or project.name),
                         wait_s=parse_duration(wait_lock) if wait_lock else 0.0, say=say)
-        reap(engine, project.name, say)
+        reap(engine, project.name, say, holding_lock=True)
         preflight(engine, project, plan)  # every image and name, before anything is created
         publish_plan(plan, logger)
         milestones.started()
@@ -153,11 +155,21 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         return Failed(message=rs.out.mask(str(exc)))
     finally:
         if lease is not None:
-            lease.release()
+            _release(lease, logger)
         watcher.stop()
         _RUNS.pop(rs.id, None)
         _MILESTONES.pop(rs.id, None)
         engine.close()
+
+
+def _release(lease: Any, logger: Any) -> None:
+    """Release the lock; an engine lost meanwhile leaves it, and the next `up` takes it over
+    (its holder, this process, is gone by then): said, never a crash of the run."""
+    try:
+        lease.release()
+    except ComposeError as exc:
+        logger.warning(f"could not release the deployment lock ({exc}); the next up of "
+                       "the project takes it over")
 
 
 def _say(rs: RunState, logger: Any):
@@ -197,9 +209,15 @@ def _execute(rs: RunState, logger: Any) -> State:
 
 
 def _finished(rs: RunState, v: Any) -> None:
-    """The closing event: completed, failed (naming the first failed step) or cancelled."""
+    """The closing events: rolled back (when services were put back), then completed, failed
+    (naming the first failed step) or cancelled."""
     failed = next((r for r in (rs.records[s.id] for s in rs.plan.steps)
                    if r.outcome.failed and not rs.plan.step(r.step).optional), None)
+    if rs.journal.rolled_back:  # before the closing event, as it happened before the end
+        _MILESTONES[rs.id].rolled_back(
+            list(rs.journal.rolled_back),
+            reason=f"{failed.step} failed" if failed else v.status,
+            failed_step=failed.step if failed else None)
     _MILESTONES[rs.id].finished(v.status, v.message,
                                 failed_step=failed.step if failed else None,
                                 exit_code=failed.exit_code if failed else None)
@@ -285,9 +303,13 @@ class _CancelWatcher:
 
 def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect hook (runs in the runner process): clean up by the flow run's label."""
+    from prefect_compose.blocks.compose_project import project_options
+
     params = getattr(flow_run, "parameters", {}) or {}
-    try:
-        engine = Engine.connect(params.get("docker_host_block"))
+    try:  # the engine the run used: its DockerHost block, or its compose-project block's
+        options = project_options(params.get("block"),
+                                  docker_host_block=params.get("docker_host_block"))
+        engine = Engine.connect(options.docker_host_block)
     except Exception:  # noqa: BLE001
         return
     try:

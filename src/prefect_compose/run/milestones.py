@@ -194,8 +194,12 @@ class Milestones:
         except Exception as exc:  # noqa: BLE001
             _log.warning(f"could not update the progress artifact: {exc}")
 
-    def rolled_back(self, services: list[str], reason: str = "") -> None:
-        rolled_back(self.project, self.flow_run_id, services, reason)
+    def rolled_back(self, services: list[str], reason: str = "", *,
+                    failed_step: str | None = None) -> None:
+        """The `deployment.rolled-back` event of this run: ``services`` serve their previous
+        containers again; ``reason`` says why (the failed step, or cancelled)."""
+        self._emit("deployment.rolled-back", step=failed_step,
+                   payload={"services": list(services), "reason": reason})
 
     def finished(self, outcome: str, message: str = "", *, failed_step: str | None = None,
                  exit_code: int | None = None) -> None:

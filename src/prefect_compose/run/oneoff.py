@@ -13,7 +13,7 @@ from prefect_compose.model.types import Project
 from prefect_compose.plan.compile import Plan
 from prefect_compose.engine.images import build_image
 from prefect_compose.engine.resources import ensure_networks_and_volumes
-from prefect_compose.plan.containers import build_spec
+from prefect_compose.plan.containers import build_spec, check_file_sources
 from prefect_compose.run.reaper import owned
 
 TIMEOUT_EXIT_CODE = 124
@@ -56,14 +56,16 @@ class RunResult:
 
 def prepare_service(engine: Engine, project: Project, plan: Plan, service: str) -> str:
     """Networks, volumes and the image a service's container needs; returns the image."""
+    check_file_sources(project, [service])
     ensure_networks_and_volumes(engine, project, [service])
+    from prefect_compose.run.faults import ensure_images
+
+    ensure_images(engine, project, plan, [service])
     image = plan.service(service).image or ""
-    if not engine.image_exists(image):
-        build = next((b for b in plan.builds if service in b.services), None)
-        if build is None:
-            engine.pull(image)
-        else:
-            build_image(engine, build)
+    build = next((b for b in plan.builds if image in b.tags), None)
+    if build is not None and (project.services[service].pull_policy == "build"
+                              or not engine.image_exists(image)):
+        build_image(engine, build)
     return image
 
 

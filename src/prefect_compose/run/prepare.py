@@ -10,13 +10,14 @@ from typing import Any
 from prefect_compose.plan.labels import LABEL_CONFIG_HASH
 from prefect_compose.engine.images import build_image
 from prefect_compose.engine.resources import check_external, ensure_networks_and_volumes
-from prefect_compose.plan.containers import container_name
+from prefect_compose.plan.containers import check_file_sources, container_name
 from prefect_compose.plan.converge import Observed, converge, desired_hash
 from prefect_compose.run.state import RunState
 
 
 def prepare(rs: RunState, logger: Any) -> None:
     engine, plan, project = rs.engine, rs.plan, rs.project
+    check_file_sources(project, project.services)  # before the engine is touched
     check_external(engine, project, project.services)  # before anything is built or created
     for b in plan.builds:
         rs.out.status(",".join(b.services), f"building {', '.join(b.tags)}")
@@ -26,11 +27,7 @@ def prepare(rs: RunState, logger: Any) -> None:
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
     image_ids: dict[str, str] = {}
     for sp in plan.services:
-        svc = project.services[sp.name]
         image = sp.image or ""
-        for ref in {image} | {h.image for h in svc.pre_start if h.image}:
-            if not engine.image_exists(ref):
-                engine.pull(ref)
         rs.images[sp.name] = image
         image_ids[sp.name] = engine.image_id(image)
         rs.hashes[sp.name] = desired_hash(sp.config_hash, image_ids[sp.name])

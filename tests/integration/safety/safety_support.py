@@ -108,3 +108,19 @@ def run_ephemeral(pc, tmp_path: Path, command: str, scenario: str, project: str,
     proc = subprocess.run(pc.cli_argv(command, project, *args), cwd=SCENARIOS / scenario,
                           env=full, capture_output=True, text=True, timeout=timeout)
     return pc.CliResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
+
+
+def events_of(flow_run_id, name: str, timeout: float = 60) -> list:
+    """The Prefect events ``name`` related to the flow run, read back through the Prefect
+    client (polled with a deadline: the server stores events asynchronously)."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    def read() -> list:
+        with get_client(sync_client=True) as client:
+            return client.read_events(filter=EventFilter(
+                event=EventNameFilter(name=[name]),
+                related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"])),
+                limit=10).events
+    return deadline_poll(read, timeout=timeout, interval=0.5,
+                         message=f"event {name} of flow run {flow_run_id}")

@@ -94,6 +94,25 @@ def test_down_must_remove_the_job_containers_of_a_killed_up_and_say_so(
 
 
 @pytest.mark.prefect
+def test_up_again_after_a_sigkill_during_a_job_must_leave_no_leftover_job_and_no_duplicates(
+        pc, docker_client, project, prefect_server):
+    """SIGKILL while the job runs, then `up` again (the job now ends at once): the killed
+    run's job container must be removed (and said), the new run's job must have run, and
+    the project must end with one web, running, and no job container left running."""
+    _, job = killed_up_with_job(pc, docker_client, project)
+    result = pc.run_cli("up", Proc.scenario("hold"), project)
+    assert result.rc == 0, result.show()
+    assert f"removed leftover job container {job['Name'].lstrip('/')}" in result.stderr
+    assert not exists(docker_client, job["Id"])
+    assert "job-started" in result.stdout
+    services = pc.by_service(pc.containers_of(docker_client, project))
+    [web] = services["web"]
+    assert web["State"]["Running"], web["State"]
+    assert not [j for j in services.get("job", []) if j["State"]["Running"]]
+    assert len(services.get("job", [])) <= 1, [j["Name"] for j in services["job"]]
+
+
+@pytest.mark.prefect
 def test_ps_must_leave_the_job_containers_of_a_live_up_alone(
         pc, docker_client, project, prefect_server):
     proc = Proc(pc, "up", "hold", project, env={"HOLD": "1"})

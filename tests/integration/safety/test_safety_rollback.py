@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from safety_support import events_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(240)]
 
@@ -84,11 +85,23 @@ def test_a_redeploy_whose_new_container_the_engine_refuses_must_keep_the_old_ser
     assert states["web"] == "Failed" and states["check"] != "Completed", states
 
 
+def assert_rolled_back_event(fr, project: str, reason: str) -> None:
+    """The `prefect-compose.deployment.rolled-back` event of the run, read back through the
+    Prefect client: it names the project, the flow run and the services put back."""
+    [event] = events_of(fr.id, "prefect-compose.deployment.rolled-back")
+    assert event.resource.id == f"prefect-compose.project.{project}", event.resource
+    assert event.payload["project"] == project and event.payload["services"] == ["web"]
+    assert event.payload["flow_run_id"] == str(fr.id) and event.payload["reason"] == reason
+    [related] = [r for r in event.related if r.role == "flow-run"]
+    assert related.id == f"prefect.flow-run.{fr.id}" and related.name == fr.name, related
+
+
 def test_a_release_whose_later_job_fails_must_roll_web_back_to_the_same_container(
         up, project, where, docker_client, pc):
     """v1 up; v2 changes web and then its job fails: web must be v1 again (the same
     container, running, serving web-1), the summary artifact and the terminal must name the
-    rollback, and `up` must exit 1."""
+    rollback, a "rolled back" Prefect event must name the project and the flow run, and `up`
+    must exit 1."""
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_EXIT=0", "CHECK_EXIT=1"))
@@ -103,16 +116,23 @@ def test_a_release_whose_later_job_fails_must_roll_web_back_to_the_same_containe
     assert rows["web"]["outcome"] == "rolled back", rows
     assert rows["check"]["outcome"] == "failed" and rows["check"]["exit_code"] == 1
     assert "rolled back" in description and "web" in description, description
+    assert_rolled_back_event(fr, project, "check failed")
 
 
+@pytest.mark.parametrize("how", ["--no-rollback", "x-prefect.rollback: false"])
 def test_with_no_rollback_a_failed_release_must_keep_the_new_web(
-        up, project, where, docker_client, pc):
-    """`up --no-rollback`: the same failed release must leave the new web (v2) running and
-    the old one removed."""
+        up, project, where, docker_client, pc, how):
+    """`up --no-rollback`, or `x-prefect: {rollback: false}` in the file: the same failed
+    release must leave the new web (v2) running and the old one removed."""
+    args: tuple[str, ...] = ("--no-rollback",)
+    if how.startswith("x-prefect"):
+        compose = where / "compose.yaml"
+        compose.write_text(compose.read_text() + "x-prefect:\n  rollback: false\n")
+        args = ()
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_EXIT=0", "CHECK_EXIT=1"))
-    r = up(where, project, "--no-rollback")
+    r = up(where, project, *args)
     assert r.rc == 1, r.show()
     [web] = webs(pc, docker_client, project)
     assert web["Id"] != v1["Id"] and web["State"]["Running"]
@@ -160,10 +180,22 @@ def test_an_unexpected_exception_in_a_step_must_fail_the_run_and_exit_1(
     assert states["check"] == "Failed", states
 
 
-def test_sigint_during_a_redeploy_must_restore_the_old_container(
-        up, project, where, docker_client, pc, watch):
-    """Ctrl-C while the v2 release's job runs (web already replaced) must put the v1 web back
-    (same container, running), leave no job container, and `up` must exit 130."""
+def _cancel_in_prefect(pc, project: str) -> None:
+    """What the UI's Cancel does: the latest flow run of the project set Cancelling."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    run = pc.flow_runs_of(project)[-1]
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Cancelling(), force=True)
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigterm", "cancel"])
+def test_an_interrupted_redeploy_must_restore_the_old_container(
+        up, project, where, docker_client, pc, watch, how):
+    """Ctrl-C, SIGTERM, or Cancel in Prefect while the v2 release's job runs (web already
+    replaced) must put the v1 web back (same container, running), leave no job container,
+    emit the rolled-back event, and end the run Cancelled (`up` exits 130 on a signal)."""
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_SLEEP=0", "CHECK_SLEEP=60"))
@@ -172,15 +204,24 @@ def test_sigint_during_a_redeploy_must_restore_the_old_container(
     try:
         w.wait_for(lambda s: s.service == "check" and "running" in s.states, timeout=90,
                    message="the v2 check job running")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        if how == "cancel":
+            _cancel_in_prefect(pc, project)
+        else:
+            proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
     except BaseException:
         proc.kill()
         proc.communicate(timeout=10)
         raise
     w.stop()
-    assert proc.returncode == 130, f"rc={proc.returncode}\n{out}\n{err}"
+    if how == "cancel":
+        assert proc.returncode != 0, f"rc={proc.returncode}\n{out}\n{err}"
+    else:
+        assert proc.returncode == 130, f"rc={proc.returncode}\n{out}\n{err}"
     assert_v1_serves(pc, docker_client, project, v1)
     assert not pc.by_service(pc.containers_of(docker_client, project)).get("check")
     assert "rolled back" in err, err
     assert len(w.of("web")) == 2, "the v2 web did exist while the job ran"
+    fr = pc.flow_run_of(project, count=2)
+    assert fr.state.is_cancelled(), fr.state
+    assert_rolled_back_event(fr, project, "cancelled")

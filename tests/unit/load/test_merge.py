@@ -89,7 +89,7 @@ def test_merge_volumes_by_target(merged, proj):
 def test_merge_labels_and_lists(merged):
     web = merged.services["web"]
     assert web.labels == {"x": "1", "y": "2"}
-    assert web.engine_options["dns"] == ["1.1.1.1", "8.8.8.8"]
+    assert web.engine_options["dns"] == ("1.1.1.1", "8.8.8.8")
     assert web.expose == ("80", "81")
 
 

@@ -50,11 +50,9 @@ def test_unknown_key_in_long_volume_is_an_error(proj):
 
 @pytest.mark.parametrize("snippet, key", [
     ("    volumes:\n      - type: bind\n        source: ./d\n        target: /d\n"
-     "        bind:\n          propagation: rshared\n", "propagation"),
+     "        bind:\n          recursive: enabled\n", "recursive"),
     ("    volumes:\n      - type: volume\n        source: v\n        target: /v\n"
-     "        volume:\n          nocopy: true\n", "nocopy"),
-    ("    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n"
-     "          size: 1000000\n", "size"),
+     "        volume:\n          subpath: x\n", "subpath"),
 ])
 def test_unhonoured_nested_options_are_warned_about(proj, snippet, key):
     service = "services:\n  web:\n    image: x\n"

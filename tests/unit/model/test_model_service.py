@@ -145,9 +145,10 @@ def test_healthcheck_forms(proj, block, expected):
 
 # -- warnings: accepted but not honoured, or outside the project --------------------------
 def test_unsupported_compose_key_is_a_warning(proj):
-    write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n    logging:\n"
-                                 "      driver: json-file\n"})
-    assert load().warnings == ("compose.yaml: services.web.logging: not supported yet, ignored",)
+    write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n    blkio_config:\n"
+                                 "      weight: 300\n"})
+    assert load().warnings == (
+        "compose.yaml: services.web.blkio_config: not supported yet, ignored",)
 
 
 def test_unknown_service_key_is_an_error(proj):
