@@ -12,10 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,11 +21,11 @@ from prefect_fixtures import logs_of, wait_for_flow_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import deadline_poll  # noqa: E402
+from prefect_workers import PREFECT, Worker, deployment_run, prefect_cli  # noqa: E402
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(600)]
 
 SCENARIO = Path(__file__).resolve().parent / "scenarios" / "ops"
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 RUN_WAIT_S = 240.0  # a worker-run flow: process start, pull step, import prefect, the run
 
 
@@ -36,54 +33,6 @@ def _client():
     from prefect.client.orchestration import get_client
 
     return get_client(sync_client=True)
-
-
-def prefect_cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    proc = subprocess.run([PREFECT, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PREFECT_CLI_COLORS": "false"})
-    return proc
-
-
-def deployment_run(name: str, *params: str, cwd: Path) -> str:
-    """`prefect deployment run NAME --param ...`; returns the new flow run's id."""
-    argv = ["deployment", "run", name]
-    for p in params:
-        argv += ["--param", p]
-    proc = prefect_cli(*argv, cwd=cwd)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    for line in proc.stdout.splitlines():
-        if "UUID:" in line:
-            return line.split("UUID:", 1)[1].strip()
-    raise AssertionError(f"no flow run id in: {proc.stdout}")
-
-
-class Worker:
-    """`prefect worker start --pool POOL` in `cwd`, in its own process group, polling every
-    second; stopped (SIGTERM, then SIGKILL) by `stop()`."""
-
-    def __init__(self, pool: str, cwd: Path, log: Path) -> None:
-        self.log = log
-        env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1",
-               "PREFECT_WORKER_PREFETCH_SECONDS": "5"}
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen([PREFECT, "worker", "start", "--pool", pool],
-                                         cwd=cwd, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-
-    def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the flow processes it started
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
 
 
 @pytest.fixture(scope="module")

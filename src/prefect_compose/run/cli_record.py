@@ -12,12 +12,12 @@ HTTP calls to the REST API of the server in use, when one is set or the kept ser
                                       (S size-seconds)", force
 
 Finding the server and the first two calls happen on a thread while the container starts, so
-the command waits only for the last call, at its end (a few ms on loopback). The server stamps the states, so the run's
-start and end times are the command's, to within those calls. The parameters name the
-project (`project_name`, what `ps --jobs` matches), the service and the command, masked;
-never an environment value. Any failure (no server, a server that does not answer within
-`TIMEOUT_S`, an old server) drops the record silently: the command's result never depends
-on it.
+the command waits only for the last call, at its end (a few ms on loopback). The server
+stamps the states, so the run's start and end times are the command's, to within those
+calls. The parameters name the project (`project_name`, what `ps --jobs` matches), the
+service and the command, masked; never an environment value. Any failure (no server, a
+server that does not answer within `TIMEOUT_S`, an old server) drops the record silently:
+the command's result never depends on it.
 """
 
 from __future__ import annotations

@@ -155,11 +155,21 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         return Failed(message=rs.out.mask(str(exc)))
     finally:
         if lease is not None:
-            lease.release()
+            _release(lease, logger)
         watcher.stop()
         _RUNS.pop(rs.id, None)
         _MILESTONES.pop(rs.id, None)
         engine.close()
+
+
+def _release(lease: Any, logger: Any) -> None:
+    """Release the lock; an engine lost meanwhile leaves it, and the next `up` takes it over
+    (its holder, this process, is gone by then): said, never a crash of the run."""
+    try:
+        lease.release()
+    except ComposeError as exc:
+        logger.warning(f"could not release the deployment lock ({exc}); the next up of "
+                       "the project takes it over")
 
 
 def _say(rs: RunState, logger: Any):
@@ -293,9 +303,13 @@ class _CancelWatcher:
 
 def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect hook (runs in the runner process): clean up by the flow run's label."""
+    from prefect_compose.blocks.compose_project import project_options
+
     params = getattr(flow_run, "parameters", {}) or {}
-    try:
-        engine = Engine.connect(params.get("docker_host_block"))
+    try:  # the engine the run used: its DockerHost block, or its compose-project block's
+        options = project_options(params.get("block"),
+                                  docker_host_block=params.get("docker_host_block"))
+        engine = Engine.connect(options.docker_host_block)
     except Exception:  # noqa: BLE001
         return
     try:
