@@ -155,11 +155,21 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         return Failed(message=rs.out.mask(str(exc)))
     finally:
         if lease is not None:
-            lease.release()
+            _release(lease, logger)
         watcher.stop()
         _RUNS.pop(rs.id, None)
         _MILESTONES.pop(rs.id, None)
         engine.close()
+
+
+def _release(lease: Any, logger: Any) -> None:
+    """Release the lock; an engine lost meanwhile leaves it, and the next `up` takes it over
+    (its holder, this process, is gone by then): said, never a crash of the run."""
+    try:
+        lease.release()
+    except ComposeError as exc:
+        logger.warning(f"could not release the deployment lock ({exc}); the next up of "
+                       "the project takes it over")
 
 
 def _say(rs: RunState, logger: Any):
