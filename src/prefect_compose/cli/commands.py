@@ -102,7 +102,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 env_files=[os.path.abspath(e) for e in args.env_files] or None,
                 job_timeout=args.job_timeout, force_recreate=args.force_recreate,
                 no_recreate=args.no_recreate, no_rollback=args.no_rollback, echo=True,
-                wait_lock=args.wait_lock,
+                wait_lock=args.wait_lock, allow=list(args.allow) or None,
                 return_state=True)
     except KeyboardInterrupt:
         print("up: interrupted; containers this deployment started were stopped",

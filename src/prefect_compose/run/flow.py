@@ -108,7 +108,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
                docker_host_block: str | None = None, echo: bool = False,
                block: str | None = None, no_rollback: bool = False,
-               wait_lock: str | None = None) -> State:
+               wait_lock: str | None = None, allow: list[str] | None = None) -> State:
     """Deploy a Compose project: build, converge long-running services, run jobs once. The
     project is named by its paths, or by a `compose-project` block (`block`); a deployment
     of it in progress is waited for up to `wait_lock` (default: fail at once, naming it)."""
@@ -122,8 +122,8 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     options = project_options(block, project_dir=project_dir, files=files,
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, job_timeout=job_timeout,
-                              docker_host_block=docker_host_block)
-    project, plan = load_and_compile(options)
+                              docker_host_block=docker_host_block, allow=allow)
+    project, plan = load_and_compile(options)  # host escapes not allowed: exit 2
     refuse_providers(plan)
     check_file_sources(project, project.services)
     engine = Engine.connect(options.docker_host_block)
