@@ -237,7 +237,7 @@ KEYS: dict[str, Key] = {
     "services.provider": R("provider services cannot be deployed (plan lists them)",
                            stage="up"),
     "services.pull_policy": H("as Compose v2: always, never, missing, build, daily, weekly, every_<d>; pulled or found missing before anything is created"),
-    "services.pull_refresh_after": W("images are pulled only when missing"),
+    "services.pull_refresh_after": W("Compose v2 ignores it too (compose-go reads refresh as missing); use pull_policy: every_<duration>"),
     "services.read_only": H("HostConfig.ReadonlyRootfs"),
     "services.restart": H("HostConfig.RestartPolicy; restart: no makes a job"),
     "services.runtime": H("HostConfig.Runtime"),

@@ -34,6 +34,10 @@ class ProjectOptions:
     profiles: tuple[str, ...] = ()
     job_timeout: str | None = None  # a Compose duration: "10m"
     docker_host_block: str | None = None
+    allow: tuple[str, ...] = ()  # host escapes allowed for every service (--allow NAME)
+    # "refuse": a host escape not allowed is exit 2 (up, run, deploy, the flows); "warn":
+    # each is a warning (plan, exec: nothing new is created)
+    escapes: str = "refuse"
 
     @classmethod
     def from_args(cls, args: Any) -> ProjectOptions:
@@ -44,19 +48,21 @@ class ProjectOptions:
                    env_files=tuple(getattr(args, "env_files", None) or ()),
                    profiles=tuple(getattr(args, "profiles", None) or ()),
                    job_timeout=getattr(args, "job_timeout", None),
-                   docker_host_block=getattr(args, "docker_host_block", None))
+                   docker_host_block=getattr(args, "docker_host_block", None),
+                   allow=tuple(getattr(args, "allow", None) or ()))
 
     @classmethod
     def from_parameters(cls, *, project_dir: str | None = None,
                         files: Sequence[str] | None = None, project_name: str | None = None,
                         profiles: Sequence[str] | None = None,
                         env_files: Sequence[str] | None = None, job_timeout: str | None = None,
-                        docker_host_block: str | None = None) -> ProjectOptions:
+                        docker_host_block: str | None = None,
+                        allow: Sequence[str] | None = None) -> ProjectOptions:
         """From a flow's parameters (None and empty lists mean "the default")."""
         return cls(files=tuple(files or ()), project_dir=project_dir or None,
                    project_name=project_name or None, env_files=tuple(env_files or ()),
                    profiles=tuple(profiles or ()), job_timeout=job_timeout or None,
-                   docker_host_block=docker_host_block or None)
+                   docker_host_block=docker_host_block or None, allow=tuple(allow or ()))
 
     def absolute(self, cwd: str | None = None) -> ProjectOptions:
         """The same options with every path made absolute (against `cwd`, default the working
@@ -76,7 +82,8 @@ class ProjectOptions:
         return {"project_dir": self.project_dir, "files": list(self.files) or None,
                 "project_name": self.project_name, "profiles": list(self.profiles) or None,
                 "env_files": list(self.env_files) or None,
-                "docker_host_block": self.docker_host_block}
+                "docker_host_block": self.docker_host_block,
+                "allow": list(self.allow) or None}
 
     def job_timeout_s(self) -> float | None:
         if not self.job_timeout:
@@ -103,8 +110,15 @@ def load_and_compile(options: ProjectOptions, environ: Mapping[str, str] | None 
     """Load the project the options name and compile its plan: `(project, plan)`."""
     from prefect_compose.plan.compile import compile_plan
 
+    from prefect_compose.plan import escapes
+
     job_timeout = options.job_timeout_s()  # a bad --job-timeout fails before the files load
+    escapes.check_names(options.allow, "--allow")
     project = load(options, environ)
+    warnings = escapes.review(project, options.allow, refuse=options.escapes == "refuse",
+                              environ=environ)
+    if warnings:
+        project = project.model_copy(update={"warnings": (*project.warnings, *warnings)})
     return project, compile_plan(project, job_timeout_s=job_timeout)
 
 

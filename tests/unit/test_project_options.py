@@ -79,7 +79,7 @@ def test_parameters_must_hold_paths_and_names_never_environment_values(proj, mon
     params = ProjectOptions(files=("compose.yaml",), profiles=("debug",)).absolute().parameters()
     assert "s3cr3t" not in repr(params)
     assert set(params) == {"project_dir", "files", "project_name", "profiles", "env_files",
-                           "docker_host_block"}
+                           "docker_host_block", "allow"}
 
 
 def test_the_cli_modules_must_not_import_each_other_in_a_circle():

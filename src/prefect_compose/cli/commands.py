@@ -99,7 +99,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                  files=[os.path.abspath(f) for f in project.files],
                  project_name=project.name, profiles=list(args.profiles) or None,
                  env_files=[os.path.abspath(e) for e in args.env_files] or None,
-                 job_timeout=args.job_timeout, docker_host_block=None, block=None)
+                 job_timeout=args.job_timeout, docker_host_block=None,
+                 allow=list(args.allow) or None, block=None)
     preload(named, project, plan, engine)  # the flow run does not load or connect again
     try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
         with liveview.session(settings):

@@ -37,7 +37,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         files=tuple(os.path.abspath(f) for f in project.files),
         project_dir=project.working_dir, project_name=project.name,
         env_files=options.env_files, profiles=options.profiles,
-        docker_host_block=args.docker_host_block)
+        docker_host_block=args.docker_host_block, allow=options.allow)
     url = _server()
     from prefect_compose.run.deployments import DEFAULT_POOL, check_schedule, register, save_block
 

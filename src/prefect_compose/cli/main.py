@@ -42,7 +42,16 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="show Prefect's own log lines too")
 
 
+def _allow_option(p: argparse.ArgumentParser) -> None:
+    from prefect_compose.model.types import ESCAPE_NAMES
+
+    p.add_argument("--allow", action="append", default=[], metavar="NAME",
+                   help="allow a host escape for every service (repeatable): "
+                        + ", ".join(ESCAPE_NAMES))
+
+
 def _up_options(p: argparse.ArgumentParser) -> None:
+    _allow_option(p)
     p.add_argument("--job-timeout", metavar="D", help="default timeout for jobs, e.g. 10m")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--force-recreate", action="store_true",
@@ -58,6 +67,7 @@ def _up_options(p: argparse.ArgumentParser) -> None:
 
 
 def _deploy_options(p: argparse.ArgumentParser) -> None:
+    _allow_option(p)
     p.add_argument("--pool", default=None, metavar="NAME",
                    help="process work pool to run them (default: docker-host; created when "
                         "missing)")
@@ -104,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", metavar="D", help="stop the command after D (exit 124)")
     p.add_argument("-e", dest="env", action="append", default=[], metavar="K=V")
     p.add_argument("--no-deps", action="store_true", help="do not start dependencies")
+    _allow_option(p)
     p.add_argument("service", metavar="SERVICE")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD")
 
@@ -129,7 +140,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     from prefect_compose.project import ProjectOptions, load_and_compile
 
-    _, plan = load_and_compile(ProjectOptions.from_args(args))
+    from dataclasses import replace
+
+    # plan lists host escapes as warnings instead of refusing them, so a file can be inspected
+    _, plan = load_and_compile(replace(ProjectOptions.from_args(args), escapes="warn"))
     if args.format != "json":
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)

@@ -35,11 +35,16 @@ from prefect_compose.plan.labels import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVI
 from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
 
 
+def _default_where() -> str:
+    return os.environ.get("DOCKER_HOST") or "the local socket (unix:///var/run/docker.sock)"
+
+
 class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
     """One connection to one Docker engine. Thread-safe; create it inside the task that uses
     it (a docker client cannot be pickled) and ``close()`` it when done."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, where: str | None = None) -> None:
+        self.where = where or _default_where()  # named when the engine is unreachable
         self._client = client
         self._api = client.api
         self._hub = EventHub(self._api)
@@ -53,7 +58,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         """Connect through a prefect-docker ``DockerHost`` block when named, else through
         DOCKER_HOST / the local socket; raise EngineUnavailable when the engine does not
         answer."""
-        where = os.environ.get("DOCKER_HOST") or "the local socket (unix:///var/run/docker.sock)"
+        where = _default_where()
         client = None
         if docker_host_block:
             try:
@@ -75,7 +80,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
                 with contextlib.suppress(Exception):
                     client.close()
             raise EngineUnavailable(f"Docker engine unreachable at {where}: {exc}") from exc
-        return cls(client)
+        return cls(client, where)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -103,14 +108,14 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         """Create the container (not started) and connect its extra networks; return its id.
         On any failure nothing is left behind."""
         config = container_config(spec)
-        with translated(f"create container {spec.name or spec.image}"):
+        with translated(f"create container {spec.name or spec.image}", self.where):
             cid = self._api.create_container_from_config(config, name=spec.name)["Id"]
         try:
             if spec.files:
-                with translated(f"write secrets and configs into {spec.name or cid[:12]}"):
+                with translated(f"write secrets and configs into {spec.name or cid[:12]}", self.where):
                     self._api.put_archive(cid, "/", file_archive(spec.files))
             for net, aliases in sorted(spec.extra_networks.items()):
-                with translated(f"connect {spec.name or cid[:12]} to network {net}"):
+                with translated(f"connect {spec.name or cid[:12]} to network {net}", self.where):
                     ips = spec.addresses.get(net) or {}
                     self._api.connect_container_to_network(
                         cid, net, aliases=list(aliases) or None,
@@ -124,13 +129,13 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         return cid
 
     def start(self, cid: str) -> None:
-        with translated(f"start container {cid}"):
+        with translated(f"start container {cid}", self.where):
             self._api.start(cid)
 
     def stop(self, cid: str, grace_s: float) -> None:
         """Send the container's stop signal, then SIGKILL after ``grace_s`` (rounded up to a
         whole second: the engine's unit). A container that is gone or stopped is fine."""
-        with contextlib.suppress(ResourceNotFound), translated(f"stop container {cid}"):
+        with contextlib.suppress(ResourceNotFound), translated(f"stop container {cid}", self.where):
             self._api.stop(cid, timeout=max(0, math.ceil(grace_s)))
 
     def kill(self, cid: str) -> None:
@@ -141,14 +146,14 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
                        self._api.remove_container, cid, v=volumes, force=force)
 
     def rename(self, cid: str, new_name: str) -> None:
-        with translated(f"rename container {cid} to {new_name}"):
+        with translated(f"rename container {cid} to {new_name}", self.where):
             self._api.rename(cid, new_name)
 
     def _tolerant(self, what: str, fine: str, call: Callable[..., Any], *args: Any,
                   **kwargs: Any) -> None:
         """``call``, where a container that is gone, or an error saying ``fine``, is fine."""
         try:
-            with translated(what):
+            with translated(what, self.where):
                 call(*args, **kwargs)
         except ResourceNotFound:
             pass
@@ -157,7 +162,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
                 raise
 
     def inspect(self, cid: str) -> dict:
-        with translated(f"inspect container {cid}"):
+        with translated(f"inspect container {cid}", self.where):
             return self._api.inspect_container(cid)
 
     def info(self, cid: str) -> ContainerInfo:
@@ -207,7 +212,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
 
     def _containers_with(self, wanted: Mapping[str, str], *, all: bool,  # noqa: A002
                          what: str) -> list[ContainerInfo]:
-        with translated(f"list {what}"):
+        with translated(f"list {what}", self.where):
             rows = self._api.containers(all=all, filters={
                 "label": [f"{k}={v}" for k, v in wanted.items()]})
         result = []
@@ -281,7 +286,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         """Run ``cmd`` in the running container; return its exit code. Output (stdout and
         stderr) goes to ``on_output`` as it arrives."""
         what = f"exec in {cid}"
-        with translated(what):
+        with translated(what, self.where):
             exec_id = self._api.exec_create(cid, list(cmd), stdout=True, stderr=True,
                                             environment=dict(env or {}) or None,
                                             workdir=workdir, user=user or "")["Id"]

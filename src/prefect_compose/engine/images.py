@@ -30,7 +30,7 @@ class ImagesMixin:
     def image_id(self, ref: str) -> str:
         """The engine's id of a local image ("" when it is not there)."""
         try:
-            with translated(f"inspect image {ref}"):
+            with translated(f"inspect image {ref}", self.where):
                 return self._api.inspect_image(ref)["Id"]
         except ResourceNotFound:
             return ""
@@ -40,7 +40,7 @@ class ImagesMixin:
         naming it when that fails."""
         repo, tag = split_ref(ref)
         try:
-            with translated(f"pull image {ref}"):
+            with translated(f"pull image {ref}", self.where):
                 self._api.pull(repo, tag=tag)
         except EngineError as exc:
             if why:
@@ -54,7 +54,7 @@ class ImagesMixin:
         import datetime as dt
 
         try:
-            with translated(f"inspect image {ref}"):
+            with translated(f"inspect image {ref}", self.where):
                 stamp = ((self._api.inspect_image(ref).get("Metadata") or {})
                          .get("LastTagTime") or "")
         except ResourceNotFound:
@@ -70,7 +70,7 @@ class ImagesMixin:
 
     def tag(self, image: str, ref: str) -> None:
         repo, tag = split_ref(ref)
-        with translated(f"tag {image} as {ref}"):
+        with translated(f"tag {image} as {ref}", self.where):
             self._api.tag(image, repo, tag=tag)
 
     def build(self, context: Path, tag: str, dockerfile: str | None = None,
@@ -103,7 +103,7 @@ class ImagesMixin:
         lines: list[str] = []
         image_id = None
         what = f"build {tag}"
-        with translated(what):
+        with translated(what, self.where):
             stream = self._api.build(path=str(context), tag=tag, dockerfile=dockerfile,
                                      buildargs=dict(args or {}), target=target,
                                      labels=dict(labels or {}), rm=True, forcerm=True,

@@ -50,6 +50,11 @@ class LockBox:
 
     def __init__(self, engine: Engine) -> None:
         self._api = engine.client.api
+        self._where = getattr(engine, "where", None)
+
+    def _unreachable(self, what: str, exc: Exception) -> EngineUnavailable:
+        at = f" at {self._where}" if self._where else ""
+        return EngineUnavailable(f"{what}: Docker engine unreachable{at}: {exc}")
 
     def _call(self, what: str, fn, *args, **kw):
         try:
@@ -57,7 +62,7 @@ class LockBox:
         except docker.errors.APIError as exc:
             raise EngineError(f"{what}: {str(exc.explanation or exc).strip()}") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailable(f"{what}: Docker engine unreachable: {exc}") from exc
+            raise self._unreachable(what, exc) from exc
 
     def ensure_image(self) -> None:
         try:
@@ -88,7 +93,7 @@ class LockBox:
             raise EngineError(f"create lock {lock_name(project)}: "
                               f"{str(exc.explanation or exc).strip()}") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise EngineUnavailable(f"create lock: Docker engine unreachable: {exc}") from exc
+            raise self._unreachable("create lock", exc) from exc
 
     def read(self, project: str) -> LockRecord | None:
         """The container holding the project's lock name, or None when there is none."""
@@ -122,4 +127,6 @@ class LockBox:
             if exc.status_code == 409 and "in progress" in str(exc.explanation):
                 return False
             raise EngineError(f"remove lock {cid[:12]}: {exc.explanation}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise self._unreachable(f"remove lock {cid[:12]}", exc) from exc
         return True

@@ -72,7 +72,7 @@ class LogsMixin:
                                   "timestamps": int(timestamps), "tail": "all"}
         if since:
             params["since"] = since
-        with translated(f"read logs of {cid}"):
+        with translated(f"read logs of {cid}", self.where):
             res = self._api._get(self._api._url("/containers/{0}/logs", cid), params=params,
                                  stream=True)
             self._api._raise_for_status(res)
@@ -100,7 +100,7 @@ class LogsMixin:
 
     def logs_tail(self, cid: str, lines: int = 20) -> str:
         """The last ``lines`` lines of stdout and stderr, interleaved as they were written."""
-        with translated(f"read logs of {cid}"):
+        with translated(f"read logs of {cid}", self.where):
             out = self._api.logs(cid, stdout=True, stderr=True, tail=lines)
         return out.decode("utf-8", errors="replace")
 

@@ -34,7 +34,7 @@ class ResourcesMixin:
         existing = self._network(name)
         if existing is None:
             try:
-                with translated(f"create network {name}"):
+                with translated(f"create network {name}", self.where):
                     self._api.create_network(
                         name, driver=driver, options=dict(driver_opts or {}), internal=internal,
                         labels=resource_labels(project, "network", key, dict(labels or {})),
@@ -66,7 +66,7 @@ class ResourcesMixin:
         """The container a `network_mode: container:NAME` joins (or whose volumes a
         `volumes_from: [container:NAME]` mounts) must exist."""
         try:
-            with translated(f"inspect container {name}"):
+            with translated(f"inspect container {name}", self.where):
                 self._api.inspect_container(name)
         except ResourceNotFound:
             what = ("would join its network namespace" if key == "network_mode"
@@ -78,7 +78,7 @@ class ResourcesMixin:
     def require_volume(self, name: str, key: str) -> None:
         """An external volume must exist: EngineError naming it otherwise."""
         try:
-            with translated(f"inspect volume {name}"):
+            with translated(f"inspect volume {name}", self.where):
                 self._api.inspect_volume(name)
         except ResourceNotFound:
             raise EngineError(f'external volume "{name}" (volumes.{key}) not found: it is '
@@ -87,7 +87,7 @@ class ResourcesMixin:
 
     def _network(self, name: str) -> dict | None:
         try:
-            with translated(f"inspect network {name}"):
+            with translated(f"inspect network {name}", self.where):
                 net = self._api.inspect_network(name)
         except ResourceNotFound:
             return None
@@ -99,11 +99,11 @@ class ResourcesMixin:
                       driver_opts: Mapping[str, str] | None = None) -> None:
         """Create volume ``name`` for compose key ``key`` unless it exists (idempotent)."""
         try:
-            with translated(f"inspect volume {name}"):
+            with translated(f"inspect volume {name}", self.where):
                 existing = self._api.inspect_volume(name)
         except ResourceNotFound:
             # creating an existing volume is a no-op in the engine, so no race to handle
-            with translated(f"create volume {name}"):
+            with translated(f"create volume {name}", self.where):
                 self._api.create_volume(
                     name, driver=driver or "local", driver_opts=dict(driver_opts or {}) or None,
                     labels=resource_labels(project, "volume", key, dict(labels or {})))
@@ -112,7 +112,7 @@ class ResourcesMixin:
 
     def remove_project_networks(self, project: str) -> list[str]:
         """Remove the networks labelled with ``project``; return their names."""
-        with translated(f"list networks of project {project}"):
+        with translated(f"list networks of project {project}", self.where):
             nets = self._api.networks(filters={"label": f"{LABEL_PROJECT}={project}"})
         return self._remove_all(
             "network", [n for n in nets if (n.get("Labels") or {}).get(LABEL_PROJECT) == project],
@@ -120,7 +120,7 @@ class ResourcesMixin:
 
     def remove_project_volumes(self, project: str) -> list[str]:
         """Remove the volumes labelled with ``project``; return their names."""
-        with translated(f"list volumes of project {project}"):
+        with translated(f"list volumes of project {project}", self.where):
             vols = self._api.volumes(filters={"label": f"{LABEL_PROJECT}={project}"})
         vols = [v for v in (vols.get("Volumes") or [])
                 if (v.get("Labels") or {}).get(LABEL_PROJECT) == project]
@@ -131,7 +131,7 @@ class ResourcesMixin:
         removed, failed = [], []
         for obj in sorted(objs, key=lambda o: o["Name"]):
             try:
-                with translated(f"remove {kind} {obj['Name']}"):
+                with translated(f"remove {kind} {obj['Name']}", self.where):
                     remove(obj[key])
                 removed.append(obj["Name"])
             except ResourceNotFound:

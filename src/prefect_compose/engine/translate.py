@@ -12,8 +12,9 @@ from prefect_compose.errors import EngineError, EngineUnavailable, ResourceNotFo
 
 
 @contextlib.contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Run the block, raising what went wrong as an EngineError that starts with ``what``."""
+def translated(what: str, host: str | None = None) -> Iterator[None]:
+    """Run the block, raising what went wrong as an EngineError that starts with ``what``;
+    an unreachable engine is named by ``host`` (where the client connects)."""
     try:
         yield
     except EngineError:
@@ -23,7 +24,8 @@ def translated(what: str) -> Iterator[None]:
     except docker.errors.APIError as exc:
         raise EngineError(f"{what}: {_explain(exc)}") from exc
     except requests.exceptions.ConnectionError as exc:
-        raise EngineUnavailable(f"{what}: Docker engine unreachable: {exc}") from exc
+        at = f" at {host}" if host else ""
+        raise EngineUnavailable(f"{what}: Docker engine unreachable{at}: {exc}") from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineError(f"{what}: {exc}") from exc
 

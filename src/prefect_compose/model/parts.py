@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect_compose.model.types import (
     CONDITIONS,
+    ESCAPE_NAMES,
     RESTART_POLICIES,
     Build,
     Dependency,
@@ -328,9 +329,18 @@ def x_prefect(value: Any, ctx: Ctx) -> XPrefect:
     if value is None:
         return XPrefect()
     xp = mapping(value, ctx, "x-prefect")
-    check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout", "schedule"), ctx,
-               "x-prefect")
+    check_keys(xp, ("timeout", "retries", "retry_delay", "healthy_timeout", "schedule",
+                    "allow"), ctx, "x-prefect")
     kwargs: dict[str, Any] = {}
+    if xp.get("allow") is not None:
+        allow = xp["allow"]
+        if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+            raise ctx.error("must be a list of host escape names", "x-prefect", "allow")
+        for i, name in enumerate(allow):
+            if name not in ESCAPE_NAMES:
+                raise ctx.error(f'unknown host escape "{name}" (expected one of: '
+                                f'{", ".join(ESCAPE_NAMES)})', "x-prefect", f"allow[{i}]")
+        kwargs["allow"] = tuple(allow)
     if xp.get("schedule") is not None:
         kwargs["schedule"] = schedule(xp["schedule"], ctx)
     if "timeout" in xp:

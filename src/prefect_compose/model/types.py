@@ -118,7 +118,13 @@ class Schedule(Frozen):
     timezone: str = "UTC"
 
 
+# host escapes a service may be allowed (x-prefect.allow); what each is: plan/escapes.py
+ESCAPE_NAMES = ("privileged", "host_network", "host_pid", "host_ipc", "cap_all",
+                "cap_sys_admin", "docker_socket", "host_root")
+
+
 class XPrefect(Frozen):
+    allow: tuple[str, ...] = ()  # host escapes this service may use (SPEC: Safety)
     schedule: Schedule | None = None
     timeout_s: float | None = None
     retries: int = 0

@@ -243,6 +243,15 @@ def check_file_sources(project: Project, services: Iterable[str]) -> None:
         file_copies(project, svc)
         for key, mounts in (("secrets", svc.secrets), ("configs", svc.configs)):
             for i, fm in enumerate(mounts):
+                if fm.file is None and not fm.copied:
+                    spec = (project.secrets if key == "secrets" else project.configs).get(
+                        fm.source) or {}
+                    why = ("external (Swarm only; Compose refuses it too: \"unsupported "
+                           f'external {key[:-1]}")' if spec.get("external")
+                           else "without file, environment or content")
+                    raise InputError(f'{key[:-1]} "{fm.source}" is {why}: nothing to mount on '
+                                     "a single engine", file=svc.source_file,
+                                     path=f"services.{name}.{key}[{i}]")
                 if fm.file is not None and not os.path.exists(fm.file):
                     raise InputError(f'{key[:-1]} "{fm.source}": file {fm.file} not found',
                                      file=svc.source_file,

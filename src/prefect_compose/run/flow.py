@@ -112,7 +112,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                force_recreate: bool = False, no_recreate: bool = False,
                docker_host_block: str | None = None, echo: bool = False,
                block: str | None = None, no_rollback: bool = False,
-               wait_lock: str | None = None) -> State:
+               wait_lock: str | None = None, allow: list[str] | None = None) -> State:
     """Deploy a Compose project: build, converge long-running services, run jobs once. The
     project is named by its paths, or by a `compose-project` block (`block`); a deployment
     of it in progress is waited for up to `wait_lock` (default: fail at once, naming it)."""
@@ -123,8 +123,8 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
     logger = get_run_logger()
     named = dict(project_dir=project_dir, files=files, project_name=project_name,
                  profiles=profiles, env_files=env_files, job_timeout=job_timeout,
-                 docker_host_block=docker_host_block, block=block)
-    project, plan, engine = _loaded(named)
+                 docker_host_block=docker_host_block, allow=allow, block=block)
+    project, plan, engine = _loaded(named)  # host escapes not allowed: exit 2
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=str(flow_run.id or uuid.uuid4()),
                   options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
@@ -154,7 +154,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         return Failed(message=rs.out.mask(str(exc)))
     finally:
         if lease is not None:
-            lease.release()
+            _release(lease, logger)
         watcher.stop()
         _RUNS.pop(rs.id, None)
         _MILESTONES.pop(rs.id, None)
@@ -187,6 +187,16 @@ def _loaded(named: dict[str, Any]) -> tuple[Any, Any, Engine]:
     refuse_providers(plan)
     check_file_sources(project, project.services)
     return project, plan, Engine.connect(options.docker_host_block)
+
+
+def _release(lease: Any, logger: Any) -> None:
+    """Release the lock; an engine lost meanwhile leaves it, and the next `up` takes it over
+    (its holder, this process, is gone by then): said, never a crash of the run."""
+    try:
+        lease.release()
+    except ComposeError as exc:
+        logger.warning(f"could not release the deployment lock ({exc}); the next up of "
+                       "the project takes it over")
 
 
 def _say(rs: RunState, logger: Any):

@@ -10,6 +10,8 @@ masked."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
@@ -31,7 +33,7 @@ def remove_run_containers(flow: object = None, flow_run: object = None,
         options = project_options(params.get("block"), **{
             k: params.get(k) for k in ("project_dir", "files", "project_name", "profiles",
                                        "env_files", "docker_host_block")})
-        project, _ = load_and_compile(options)
+        project, _ = load_and_compile(replace(options, escapes="warn"))  # clean up anyway
         engine = Engine.connect(options.docker_host_block)
     except Exception:  # noqa: BLE001 - nothing to clean that we could find
         return
@@ -59,7 +61,8 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
                 files: list[str] | None = None, project_name: str | None = None,
                 profiles: list[str] | None = None, env_files: list[str] | None = None,
                 env: list[str] | None = None, timeout: str | None = None,
-                docker_host_block: str | None = None, block: str | None = None) -> State:
+                docker_host_block: str | None = None, block: str | None = None,
+                allow: list[str] | None = None) -> State:
     """Run COMMAND (default: the service's own) in a new container of SERVICE. A job (and a
     scheduled job) gets its `x-prefect.timeout` unless `timeout` says otherwise."""
     from prefect_compose.engine import Engine
@@ -70,7 +73,8 @@ def compose_run(service: str, command: list[str] | None = None, project_dir: str
     values = env_from_names(env)
     options = project_options(block, project_dir=project_dir, files=files,
                               project_name=project_name, profiles=profiles,
-                              env_files=env_files, docker_host_block=docker_host_block)
+                              env_files=env_files, docker_host_block=docker_host_block,
+                              allow=allow)
     project, plan = load_and_compile(options)
     _tag(project.name, service)
     if service not in project.services:
@@ -114,7 +118,7 @@ def compose_exec(service: str, command: list[str], project_dir: str | None = Non
     options = project_options(block, project_dir=project_dir, files=files,
                               project_name=project_name, profiles=profiles,
                               env_files=env_files, docker_host_block=docker_host_block)
-    project, _ = load_and_compile(options)
+    project, _ = load_and_compile(replace(options, escapes="warn"))  # exec creates nothing
     _tag(project.name, service)
     engine = Engine.connect(options.docker_host_block)
     try:

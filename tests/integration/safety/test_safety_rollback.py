@@ -119,14 +119,20 @@ def test_a_release_whose_later_job_fails_must_roll_web_back_to_the_same_containe
     assert_rolled_back_event(fr, project, "check failed")
 
 
+@pytest.mark.parametrize("how", ["--no-rollback", "x-prefect.rollback: false"])
 def test_with_no_rollback_a_failed_release_must_keep_the_new_web(
-        up, project, where, docker_client, pc):
-    """`up --no-rollback`: the same failed release must leave the new web (v2) running and
-    the old one removed."""
+        up, project, where, docker_client, pc, how):
+    """`up --no-rollback`, or `x-prefect: {rollback: false}` in the file: the same failed
+    release must leave the new web (v2) running and the old one removed."""
+    args: tuple[str, ...] = ("--no-rollback",)
+    if how.startswith("x-prefect"):
+        compose = where / "compose.yaml"
+        compose.write_text(compose.read_text() + "x-prefect:\n  rollback: false\n")
+        args = ()
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_EXIT=0", "CHECK_EXIT=1"))
-    r = up(where, project, "--no-rollback")
+    r = up(where, project, *args)
     assert r.rc == 1, r.show()
     [web] = webs(pc, docker_client, project)
     assert web["Id"] != v1["Id"] and web["State"]["Running"]
@@ -174,10 +180,22 @@ def test_an_unexpected_exception_in_a_step_must_fail_the_run_and_exit_1(
     assert states["check"] == "Failed", states
 
 
-def test_sigint_during_a_redeploy_must_restore_the_old_container(
-        up, project, where, docker_client, pc, watch):
-    """Ctrl-C while the v2 release's job runs (web already replaced) must put the v1 web back
-    (same container, running), leave no job container, and `up` must exit 130."""
+def _cancel_in_prefect(pc, project: str) -> None:
+    """What the UI's Cancel does: the latest flow run of the project set Cancelling."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    run = pc.flow_runs_of(project)[-1]
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Cancelling(), force=True)
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigterm", "cancel"])
+def test_an_interrupted_redeploy_must_restore_the_old_container(
+        up, project, where, docker_client, pc, watch, how):
+    """Ctrl-C, SIGTERM, or Cancel in Prefect while the v2 release's job runs (web already
+    replaced) must put the v1 web back (same container, running), leave no job container,
+    emit the rolled-back event, and end the run Cancelled (`up` exits 130 on a signal)."""
     v1 = deploy_v1(up, where, project, pc, docker_client)
     (where / ".env").write_text(V1.replace("WEB_VERSION=1", "WEB_VERSION=2")
                                 .replace("CHECK_SLEEP=0", "CHECK_SLEEP=60"))
@@ -186,16 +204,24 @@ def test_sigint_during_a_redeploy_must_restore_the_old_container(
     try:
         w.wait_for(lambda s: s.service == "check" and "running" in s.states, timeout=90,
                    message="the v2 check job running")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        if how == "cancel":
+            _cancel_in_prefect(pc, project)
+        else:
+            proc.send_signal(signal.SIGINT if how == "sigint" else signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
     except BaseException:
         proc.kill()
         proc.communicate(timeout=10)
         raise
     w.stop()
-    assert proc.returncode == 130, f"rc={proc.returncode}\n{out}\n{err}"
+    if how == "cancel":
+        assert proc.returncode != 0, f"rc={proc.returncode}\n{out}\n{err}"
+    else:
+        assert proc.returncode == 130, f"rc={proc.returncode}\n{out}\n{err}"
     assert_v1_serves(pc, docker_client, project, v1)
     assert not pc.by_service(pc.containers_of(docker_client, project)).get("check")
     assert "rolled back" in err, err
     assert len(w.of("web")) == 2, "the v2 web did exist while the job ran"
-    assert_rolled_back_event(pc.flow_run_of(project, count=2), project, "cancelled")
+    fr = pc.flow_run_of(project, count=2)
+    assert fr.state.is_cancelled(), fr.state
+    assert_rolled_back_event(fr, project, "cancelled")

@@ -79,3 +79,18 @@ def test_mode_of_a_bind_mounted_file_is_warned(proj):
     warnings = load(environ={"S_VALUE": "x", "C_VALUE": "y"}).warnings
     assert any("services.app.secrets[1].mode" in w and "host file's own" in w
                for w in warnings), warnings
+
+
+def test_an_external_secret_must_be_refused_before_anything_is_created(proj):
+    write(proj, {"compose.yaml": """\
+        services:
+          app: {image: busybox, secrets: [ext], configs: [cext]}
+        secrets:
+          ext: {external: true}
+        configs:
+          cext: {external: true}
+        """})
+    with pytest.raises(InputError) as err:
+        check_file_sources(load(), ["app"])
+    assert err.value.path == "services.app.secrets[0]"
+    assert "unsupported external secret" in str(err.value)
