@@ -57,7 +57,7 @@ def _post(url: str, path: str, body: dict) -> list | dict:
 
 
 def test_the_first_command_that_needs_prefect_must_start_the_kept_server(
-        tmp_path, request, pc, docker_client, busybox_image):
+        tmp_path, request, monkeypatch, pc, docker_client, busybox_image):
     home, compose_home, project_dir = tmp_path / "prefect-home", tmp_path / "pc-home", \
         tmp_path / "shop"
     for d in (home, compose_home, project_dir):
@@ -67,8 +67,9 @@ def test_the_first_command_that_needs_prefect_must_start_the_kept_server(
     if template is not None and template.is_file():
         shutil.copyfile(template, compose_home / "prefect.db")
     port = free_port()
-    env = {k: v for k, v in pc.cli_env().items() if k not in _NOT_INHERITED}
-    env.update(PREFECT_HOME=str(home), PREFECT_COMPOSE_HOME=str(compose_home),
+    for k in _NOT_INHERITED:  # run_cli starts from os.environ: the session server's URL
+        monkeypatch.delenv(k, raising=False)  # would be inherited (restored after the test)
+    env = dict(PREFECT_HOME=str(home), PREFECT_COMPOSE_HOME=str(compose_home),
                PREFECT_COMPOSE_PORT=str(port))
     name = f"pc-test-{uuid.uuid4().hex[:8]}"
     request.addfinalizer(lambda: pc.cleanup_project(docker_client, name))
@@ -85,6 +86,7 @@ def test_the_first_command_that_needs_prefect_must_start_the_kept_server(
         assert said == [f"started the local Prefect server: UI at {ui} "
                         "(stop it with `prefect-compose server stop`)"], r.stderr
         assert "ephemeral" not in r.stderr, r.stderr
+        assert f"{ui}/runs/flow-run/" in r.stderr, "the run is on the server it started"
         info = server.status(home=compose_home)
         assert info is not None and info.port == port and info.url == f"{ui}/api"
         # the run is kept: read back through the API of that server, after `up` has exited
@@ -102,7 +104,8 @@ def test_the_first_command_that_needs_prefect_must_start_the_kept_server(
         assert server.status(home=compose_home).pid == info.pid
         # how to stop it, as the line says
         stop = subprocess.run([sys.executable, "-m", "prefect_compose.cli.main", "server",
-                               "stop"], env=env, capture_output=True, text=True, timeout=60)
+                               "stop"], env=pc.cli_env(env), capture_output=True, text=True,
+                              timeout=60)
         assert stop.returncode == 0, stop.stdout + stop.stderr
         assert server.status(home=compose_home) is None
     finally:
