@@ -89,5 +89,6 @@ def test_ps_jobs_must_list_cli_run_and_exec_next_to_the_jobs_of_up(recorded):
     assert any(row[4] == "Completed" and row[5] == "0" for row in runs), r.stdout
     assert any(row[:2] == ["exec", "web"] and row[4] == "Completed" and row[5] == "0"
                for row in rows), r.stdout
-    assert any(row[0] == "job" for row in rows), "the job of the compose-up run: " + r.stdout
+    assert any(row[0] == "job" and row[3:5] == ["succeeded", "0"] for row in rows), \
+        "the job of the compose-up run, its outcome in words: " + r.stdout
     assert SECRET not in r.stdout

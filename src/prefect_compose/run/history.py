@@ -105,6 +105,13 @@ def _summary_rows(client: Any, run: Any) -> list[dict[str, Any]]:
     return []
 
 
+def _words(outcome: Any) -> str:
+    """The summary's outcome without its icon ("✅ succeeded" -> "succeeded"): an emoji is two
+    columns wide in a terminal, and the table is aligned by characters."""
+    text = str(outcome)
+    return text.split(" ", 1)[1] if " " in text and not text[0].isalnum() else text
+
+
 def _up_rows(client: Any, run: Any) -> list[JobRun]:
     rows = []
     for r in _summary_rows(client, run):
@@ -112,7 +119,7 @@ def _up_rows(client: Any, run: Any) -> list[JobRun]:
             continue
         rows.append(JobRun(what=str(r.get("step") or r.get("service")),
                            when=run.start_time or run.expected_start_time,
-                           outcome=str(r.get("outcome")), exit_code=r.get("exit_code"),
+                           outcome=_words(r.get("outcome")), exit_code=r.get("exit_code"),
                            duration_s=r.get("duration_s"), size_seconds=r.get("size_seconds"),
                            flow_run=run.name))
     return rows
