@@ -42,7 +42,10 @@ class InputError(ComposeError):
             where.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.path:
             where.append(self.path)
-        return ": ".join([*where, self.message])
+        text = ": ".join([*where, self.message])
+        # one line, whatever a key or value quoted in it holds (a key "\n" is valid YAML)
+        return text if text.isprintable() else "".join(
+            c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class RunError(ComposeError):

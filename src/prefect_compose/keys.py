@@ -187,7 +187,7 @@ KEYS: dict[str, Key] = {
     "services.init": H("HostConfig.Init"),
     "services.ipc": H("HostConfig.IpcMode (host is a host escape)"),
     "services.isolation": W(WINDOWS),
-    "services.label_file": W("label files are not read yet"),
+    "services.label_file": H("read into Config.Labels (labels: wins)"),
     "services.labels": H("Config.Labels"),
     "services.links": W("the dependency is honoured; the link alias is not added (services "
                         "reach each other by name)"),

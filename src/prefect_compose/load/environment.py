@@ -1,5 +1,6 @@
 """Each enabled service's environment: its ``env_file``s in order, then ``environment:``;
-a bare ``KEY`` takes its value from the project environment (or stays unset)."""
+a bare ``KEY`` takes its value from the project environment (or stays unset). Its
+``label_file``s likewise become labels, under its ``labels:``."""
 
 from __future__ import annotations
 
@@ -36,3 +37,17 @@ def resolve_environment(doc: dict, env: Mapping[str, str], project_dir: Path,
         for k, v in (svc.get("environment") or {}).items():
             result[k] = env.get(k) if v is None else v
         svc["environment"] = result
+        _label_files(svc, name, file)
+
+
+def _label_files(svc: dict, name: str, file: str) -> None:
+    """``label_file``: KEY=VALUE files read in order into ``labels``, which win (Compose)."""
+    labels: dict[str, str] = {}
+    for i, lf in enumerate(svc.pop("label_file", None) or []):
+        path, where = Path(lf), f"services.{name}.label_file[{i}]"
+        if not path.is_file():
+            raise InputError(f"label file not found: {path}", file=file, path=where)
+        for k, v in read_env_file(path, file).items():
+            labels[k] = "" if v is None else v
+    if labels:
+        svc["labels"] = {**labels, **(svc.get("labels") or {})}

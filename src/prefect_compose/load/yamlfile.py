@@ -250,8 +250,9 @@ def parse_yaml(text: str, file: str) -> Any:
                 "cannot start any token" in problem and "\t" in bad_line):
             problem = "tab character found: indent with spaces, not tabs"
         raise InputError(f"invalid YAML: {problem}", file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", file=file) from None
+    except yaml.YAMLError as exc:  # a ReaderError (a control character) says where in 2 lines
+        problem = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise InputError(f"invalid YAML: {problem}", file=file) from None
     except RecursionError:
         raise InputError("invalid YAML: document nested too deeply", file=file) from None
     if "*" in text and _expanded_size(doc) > MAX_EXPANDED_NODES:  # no alias without `*`

@@ -84,3 +84,19 @@ def test_stdin_open_and_expose_reach_the_config(proj):
     _, spec = spec_of(proj, "    stdin_open: true\n    expose: [\"80\", \"90-91/udp\"]\n")
     assert spec.config_extra["OpenStdin"] is True
     assert spec.expose == ("80/tcp", "90/udp", "91/udp")
+
+
+def test_label_files_become_labels_under_the_labels_key(proj):
+    (proj / "a.labels").write_text("team=core\nowner=ops\n# comment\n")
+    (proj / "b.labels").write_text("owner=dev\n")
+    write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n"
+                                 "    label_file: [a.labels, b.labels]\n"
+                                 "    labels: {team: web}\n"})
+    project = load()
+    assert project.services["web"].labels == {"team": "web", "owner": "dev"}
+    assert not project.warnings
+
+
+def test_a_missing_label_file_names_the_key(proj):
+    write(proj, {"compose.yaml": "services:\n  web:\n    image: x\n    label_file: nope\n"})
+    assert "services.web.label_file[0]: label file not found" in str(load_error())
