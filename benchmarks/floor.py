@@ -79,7 +79,11 @@ def measure(doc: dict, project: str, redeploy: bool = False) -> float:
     services = doc["services"]
     teardown(client, project)
     net = f"{project}_default"
-    client.api.create_network(net, labels={PROJECT_LABEL: project}, check_duplicate=True)
+    try:
+        client.api.create_network(net, labels={PROJECT_LABEL: project}, check_duplicate=True)
+    except docker.errors.APIError as exc:  # a loaded engine can keep a removed network's
+        if exc.status_code != 409:          # endpoint ("active endpoints"): reuse it
+            raise
     watch = _Watch(client, project)
     try:
         ids = {name: _create(client, project, net, name, svc) for name, svc in services.items()}
