@@ -173,7 +173,7 @@ def _mask_after_names(text: str, lowered: str) -> str:
         if start > 0 and text[start - 1] in "\"'" and start - 1 >= last:
             m = _KV_RE.match(text, start - 1)  # a quoted name: "API_TOKEN": "x"
             start -= m is not None
-        if m is None and start >= last:
+        if m is None and start >= last and not _is_key_path(text, start):
             m = _KV_RE.match(text, start)
         if m:
             out.append(text[last:start])
@@ -183,6 +183,19 @@ def _mask_after_names(text: str, lowered: str) -> str:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+_KEY_PATH_WORDS = ("secrets", "secret")  # Compose keys, not variables
+
+
+def _is_key_path(text: str, start: int) -> bool:
+    """``services.a.build.secrets: ...`` in a message: the end of a key path, not a name."""
+    if start == 0 or text[start - 1] != ".":
+        return False
+    return any(text.startswith(w, start)
+               and not (text[start + len(w):start + len(w) + 1].isalnum()
+                        or text[start + len(w):start + len(w) + 1] == "_")
+               for w in _KEY_PATH_WORDS)
 
 
 def _url_repl(m: re.Match) -> str:

@@ -223,3 +223,13 @@ def test_a_keyword_inside_other_words_or_quoted_names_must_not_mask_what_follows
 
 def test_a_quoted_pair_must_be_masked_in_shell_quotes_too():
     assert Masker().mask("echo 'DB_PASSWORD=swordfish1'") == f"echo 'DB_PASSWORD={MASK}'"
+
+
+def test_a_key_path_ending_in_secrets_must_not_lose_the_word_after_it():
+    from prefect_compose.masking import mask
+
+    msg = "compose.yaml: services.a.build.secrets: build secrets need BuildKit"
+    assert mask(msg) == msg
+    # a secret-looking variable is still masked, with or without a dot before it
+    assert "hunter2x" not in mask("DB_SECRET=hunter2x")
+    assert "hunter2x" not in mask("env.DB_SECRET: hunter2x")
