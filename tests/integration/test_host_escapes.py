@@ -61,13 +61,16 @@ def _engine_runs_privileged(docker_client) -> bool:
     """A dockerd that itself lacks a capability (a nested engine) cannot start one."""
     import docker.errors
 
+    probe = docker_client.containers.create("busybox:latest", ["true"], privileged=True,
+                                            labels={"org.prefect-compose.test": "probe"})
     try:
-        docker_client.containers.run("busybox:latest", ["true"], privileged=True, remove=True,
-                                     labels={"org.prefect-compose.test": "probe"})
+        probe.start()
         return True
     except docker.errors.APIError as exc:
         assert "unable to apply caps" in str(exc)
         return False
+    finally:  # a start that failed leaves the container Created: never leave it behind
+        probe.remove(force=True)
 
 
 def test_an_allowed_privileged_service_must_be_privileged(tmp_path, pc, project, docker_client,
