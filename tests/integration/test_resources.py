@@ -323,8 +323,14 @@ def test_a_network_mismatch_must_be_found_before_any_network_is_created(
 
 def test_down_must_leave_external_resources_and_remove_the_projects(
         deployed, pc, docker_client):
+    import docker.errors
+
+    mounts = service(pc, docker_client, deployed.project, "mounts")
+    anon = {m["Destination"]: m for m in mounts["Mounts"]}["/anon"]["Name"]
     r = pc.run_cli("down", "resources", deployed.project, "-v", env=deployed.env)
     assert r.rc == 0, r.show()
+    with pytest.raises(docker.errors.NotFound):  # -v: anonymous volumes go too, as in Compose
+        docker_client.api.inspect_volume(anon)
     label = {"label": f"com.docker.compose.project={deployed.project}"}
     assert docker_client.api.networks(filters=label) == []
     assert (docker_client.api.volumes(filters=label).get("Volumes") or []) == []

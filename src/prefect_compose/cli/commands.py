@@ -153,7 +153,8 @@ def cmd_down(args: argparse.Namespace) -> int:
             grace = 10.0
             if project is not None and c.service in project.services:
                 grace = project.services[c.service].stop_grace_period_s
-            t = threading.Thread(target=_stop_remove, args=(engine, c, grace), daemon=True)
+            t = threading.Thread(target=_stop_remove, args=(engine, c, grace, args.volumes),
+                                 daemon=True)
             t.start()
             threads.append(t)
         for t in threads:
@@ -168,10 +169,11 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop_remove(engine, c, grace: float) -> None:
+def _stop_remove(engine, c, grace: float, volumes: bool = False) -> None:
+    """Stop and remove one container; with ``down -v`` its anonymous volumes too (Compose)."""
     if c.state == "running":
         engine.stop(c.id, grace)
-    engine.remove(c.id, force=True)
+    engine.remove(c.id, force=True, volumes=volumes)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
