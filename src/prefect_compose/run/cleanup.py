@@ -10,7 +10,6 @@ from typing import Any
 
 from prefect_compose.plan.labels import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
 from prefect_compose.run.rollback import commit, roll_back
-from prefect_compose.run.services import discard_precreated
 from prefect_compose.run.state import RunState, StepOutcome, Verdict, verdict
 
 
@@ -18,7 +17,6 @@ def wind_up(rs: RunState, logger: Any) -> Verdict:
     """After the last step ended: clean up after an abort, draw the verdict, then roll back
     what a failed deployment replaced, or remove the old containers it set aside."""
     rs.finished.set()
-    discard_precreated(rs)
     if rs.abort.is_set():
         cleanup_started(rs)
     v = verdict(rs)

@@ -35,7 +35,6 @@ from prefect_compose.run.prepare import prepare
 from prefect_compose.run.reaper import reap
 from prefect_compose.run.report import publish_plan, publish_summary
 from prefect_compose.run.schedule import Scheduler
-from prefect_compose.run.services import precreate
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import StepLog, execute
 
@@ -145,7 +144,6 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         for w in plan.warnings:
             logger.warning(w)
         prepare(rs, logger)
-        precreate(rs)  # new services' containers, created ahead of their turn
         watcher.start()
         return _execute(rs, logger)
     except ComposeError as exc:  # before the first step: the lock, an image, a name, a build

@@ -4,9 +4,7 @@ keep: decided before the run by plan/converge.py), and wait for health."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect_compose.errors import Unhealthy
@@ -46,88 +44,18 @@ def start_service(rs: RunState, step: Step, log: StepLog) -> None:
         record.outcome = StepOutcome.RECREATED if decision.action is Action.REPLACE else \
             StepOutcome.CREATED
         rs.out.status(name, f"{record.outcome.value} ({spec_name})")
-        _follow_logs(rs, name, cid, log)
+        rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
+                              rs.out.emit(name, line, log.output))
     rs.started[name].set()
-
-
-def _follow_logs(rs: RunState, name: str, cid: str, log: StepLog) -> None:
-    """A long-running container's output, followed from a thread of its own: opening the
-    stream (an inspect and a request) is off the step, so its dependents start sooner. The
-    engine replays the output from the container's start."""
-    def follow() -> None:
-        with contextlib.suppress(Exception):  # removed meanwhile (rollback): nothing to show
-            rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
-                                  rs.out.emit(name, line, log.output))
-    threading.Thread(target=follow, name=f"follow-{name}", daemon=True).start()
-
-
-# -- containers created ahead of their turn ----------------------------------------------
-PRECREATE_WORKERS = 8
-
-
-def precreate(rs: RunState) -> None:
-    """Create, not start, the containers of new services (converge: create) before the steps
-    run, a few at a time, so a step on the critical path only starts its container (Compose
-    creates every container first too). Not for a service whose container refers to another
-    one (network_mode, ipc or pid of a service or container, volumes_from): the engine
-    resolves those at create. A container created ahead whose step never runs is removed
-    (:func:`discard_precreated`)."""
-    todo = []
-    for d in rs.decisions.values():
-        if d.action is not Action.CREATE:
-            continue
-        svc = rs.project.services[d.service]
-        spec = _spec(rs, d)
-        if _refers_to_containers(svc, spec):
-            continue
-        todo.append((d.service, spec))
-    if not todo:
-        return
-    pool = ThreadPoolExecutor(max_workers=PRECREATE_WORKERS, thread_name_prefix="precreate")
-    for service, spec in todo:
-        rs.precreated[service] = (spec, pool.submit(rs.engine.create, spec))
-    pool.shutdown(wait=False)
-
-
-def _refers_to_containers(svc: Any, spec: Any) -> bool:
-    mode = svc.network_mode or ""
-    text = repr(dict(spec.extra))
-    return mode.startswith(("service:", "container:")) or "container:" in text or \
-        "service:" in text or "VolumesFrom" in spec.extra
-
-
-def discard_precreated(rs: RunState) -> None:
-    """Remove the containers created ahead whose step never took them (the deployment
-    failed or was interrupted first): nothing half-created is left."""
-    with rs.lock:
-        left, rs.precreated = dict(rs.precreated), {}
-    for _service, (_spec_, fut) in left.items():
-        try:
-            cid = fut.result(timeout=60)
-        except Exception:  # noqa: BLE001 - refused or never created: nothing to remove
-            continue
-        with contextlib.suppress(Exception):
-            rs.engine.remove(cid, force=True)
-
-
-def _take_precreated(rs: RunState, name: str) -> tuple[Any, Any] | None:
-    with rs.lock:
-        return rs.precreated.pop(name, None)
-
-
-def _spec(rs: RunState, decision: Decision) -> Any:
-    svc = rs.project.services[decision.service]
-    return build_spec(rs.project, svc, image=rs.images[decision.service],
-                      config_hash=decision.want_hash, oneoff=False,
-                      flow_run_id=rs.flow_run_id)
 
 
 def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str]:
     """A new container for the service; a replacement is created before the old one is
     touched, and the old one is kept aside for rollback (run/rollback.py)."""
     name = decision.service
-    pre = _take_precreated(rs, name) if decision.action is Action.CREATE else None
-    spec = pre[0] if pre is not None else _spec(rs, decision)
+    svc = rs.project.services[name]
+    spec = build_spec(rs.project, svc, image=rs.images[name], config_hash=decision.want_hash,
+                      oneoff=False, flow_run_id=rs.flow_run_id)
     if decision.action is Action.REPLACE:
         log.logger.info(f"replacing {decision.current.name} ({decision.reason})")
         try:
@@ -139,7 +67,7 @@ def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, st
             raise
     else:
         with start_slot(rs):
-            cid = pre[1].result() if pre is not None else rs.engine.create(spec)
+            cid = rs.engine.create(spec)
             rs.created[cid] = name
             try:
                 start_or_explain(rs.engine, cid, name, [str(p.published) for p in spec.ports

@@ -117,7 +117,6 @@ class RunState:
     created: dict[str, str] = field(default_factory=dict)  # cid -> service, started by us
     records: dict[str, StepRecord] = field(default_factory=dict)  # by step
     start_slots: threading.Semaphore | None = None
-    precreated: dict[str, Any] = field(default_factory=dict)  # service -> (spec, future cid)
     journal: Journal = field(default_factory=Journal)  # replacements, for rollback
     out: Output = field(init=False)
 

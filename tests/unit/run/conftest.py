@@ -259,7 +259,6 @@ def deploy(tmp_path):
     from prefect_compose.run.cleanup import wind_up
     from prefect_compose.run.prepare import prepare
     from prefect_compose.run.schedule import Scheduler
-    from prefect_compose.run.services import precreate
     from prefect_compose.run.state import Options, RunState
     from prefect_compose.run.steps import StepLog, execute
 
@@ -271,7 +270,6 @@ def deploy(tmp_path):
                       flow_run_id="flow-run-1", options=Options(echo=False, **options))
         logger = ListLogger()
         prepare(rs, logger)
-        precreate(rs)
         pool = ThreadPoolExecutor(max_workers=4)
         scheduler = Scheduler(rs, lambda step, wait_for: pool.submit(
             execute, rs, step.id, StepLog(logger)))

@@ -201,24 +201,3 @@ def test_a_stopped_up_to_date_service_must_be_started_not_recreated(deploy):
     run = deploy(ORDERED, engine)
     assert run.outcome("web") == "started" and engine.of("web")[0].id == web.id
     assert engine.running()["web"] == "demo-web-1"
-
-
-def test_a_new_service_must_be_created_ahead_and_only_started_in_its_step(deploy):
-    """Containers of new services are created before the steps run (run/services.py
-    precreate), so the critical path only starts them; a shared network namespace is not
-    (the engine resolves it at create)."""
-    run = deploy(ORDERED + "  side:\n    image: busybox:latest\n    network_mode: service:web\n")
-    assert run.verdict.succeeded
-    ops = [op for op in run.engine.calls if op[1].endswith(("-web-1", "-side-1"))]
-    assert ops[0] == ("create", "demo-web-1")
-    assert ops.index(("create", "demo-web-1")) < ops.index(("start", "demo-web-1")) < \
-        ops.index(("create", "demo-side-1"))  # side: created in its step, after web started
-    assert run.outcome("web") == "created"
-
-
-def test_a_container_created_ahead_whose_step_never_ran_must_be_removed(deploy):
-    run = deploy(SIBLINGS, FakeEngine(exits={"fail": (3, "long"), "long": "hang"}))
-    assert run.verdict.status == "failed"
-    assert ("create", "demo-web-1") in run.engine.calls  # created ahead ...
-    assert ("start", "demo-web-1") not in run.engine.calls  # ... never started ...
-    assert not run.engine.of("web")  # ... and removed
