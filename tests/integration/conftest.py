@@ -217,6 +217,15 @@ def containers_of(client, project: str, *, all: bool = True) -> list[dict]:  # n
     return out
 
 
+def on_engine(client, project: str) -> list[str]:
+    """Names of everything labelled with ``project``: containers (any state), networks, volumes.
+    A refused or rejected command must leave this empty."""
+    f = {"label": f"{LABEL_PROJECT}={project}"}
+    return ([c["Names"][0] for c in client.api.containers(all=True, filters=f)]
+            + [n["Name"] for n in client.api.networks(filters=f)]
+            + [v["Name"] for v in client.api.volumes(filters=f).get("Volumes") or []])
+
+
 def by_service(containers: list[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for c in containers:

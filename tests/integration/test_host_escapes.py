@@ -10,7 +10,6 @@ import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.prefect, pytest.mark.timeout(300)]
 
-LABEL = "com.docker.compose.project"
 SYS_ADMIN = 21  # the capability's bit
 
 
@@ -18,13 +17,6 @@ def compose(root, allow: str = "") -> None:
     (root / "compose.yaml").write_text(
         "services:\n  web:\n    image: busybox:latest\n    command: [sleep, '600']\n"
         "    privileged: true\n    volumes: [data:/data]\n" + allow + "volumes:\n  data: {}\n")
-
-
-def on_engine(client, project: str) -> list[str]:
-    f = {"label": f"{LABEL}={project}"}
-    return ([c["Names"][0] for c in client.api.containers(all=True, filters=f)]
-            + [n["Name"] for n in client.api.networks(filters=f)]
-            + [v["Name"] for v in client.api.volumes(filters=f).get("Volumes") or []])
 
 
 @pytest.fixture
@@ -44,10 +36,10 @@ def test_a_refused_privileged_service_must_create_nothing(tmp_path, pc, project,
             "device of the host), refused: allow it with x-prefect: {allow: [privileged]} on "
             "service web, or --allow privileged") in r.stderr
     assert "Traceback" not in r.stderr
-    assert on_engine(docker_client, project) == []
+    assert pc.on_engine(docker_client, project) == []
     r = pc.run_cli("run", tmp_path, project, "web", "true")
     assert r.rc == 2, r.show()
-    assert on_engine(docker_client, project) == []
+    assert pc.on_engine(docker_client, project) == []
 
 
 def _caps(docker_client, project: str) -> dict[str, int]:
@@ -102,7 +94,7 @@ def test_an_allowed_escape_must_really_apply(line, name, how, tmp_path, pc, proj
     refused = pc.run_cli("up", tmp_path, project)
     if how == "--allow":
         assert refused.rc == 2 and f"--allow {name}" in refused.stderr, refused.show()
-        assert on_engine(docker_client, project) == []
+        assert pc.on_engine(docker_client, project) == []
     r = pc.run_cli("up", tmp_path, project, *(["--allow", name] if how == "--allow" else []))
     assert r.rc == 0, r.show()
     c = docker_client.containers.get(f"{project}-web-1")

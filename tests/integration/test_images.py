@@ -30,12 +30,6 @@ def up_pull(pc, project: str, img: str, policy: str):
                       env={"COMPOSE_FILE": "pull.yaml", "IMG": img, "POLICY": policy})
 
 
-def assert_nothing_created(pc, client, project: str) -> None:
-    assert pc.containers_of(client, project) == []
-    label = {"label": f"com.docker.compose.project={project}"}
-    assert client.api.networks(filters=label) == []
-
-
 def test_never_with_a_missing_image_must_fail_named_before_anything_starts(
         up, project, pc, docker_client):
     img = f"pc-test-nosuch-{uuid.uuid4().hex[:8]}:latest"
@@ -43,7 +37,7 @@ def test_never_with_a_missing_image_must_fail_named_before_anything_starts(
     assert r.rc == 1, r.show()
     assert f"image {img} of service app is not on the engine and pull_policy is never" in \
         r.stderr, r.show()
-    assert_nothing_created(pc, docker_client, project)
+    assert pc.on_engine(docker_client, project) == []
 
 
 def test_always_must_pull_even_a_present_image(up, project, pc, docker_client, local_tag):
@@ -53,7 +47,7 @@ def test_always_must_pull_even_a_present_image(up, project, pc, docker_client, l
     r = up_pull(pc, project, img, "always")
     assert r.rc == 1, r.show()
     assert f"pull_policy always: image {img} could not be pulled" in r.stderr, r.show()
-    assert_nothing_created(pc, docker_client, project)
+    assert pc.on_engine(docker_client, project) == []
 
 
 def test_missing_must_not_pull_a_present_image(up, project, pc, docker_client, local_tag):
@@ -77,7 +71,7 @@ def test_a_refresh_policy_must_pull_once_the_image_is_older_than_its_interval(
     r = up_pull(pc, project, img, "every_2s")
     assert r.rc == 1, r.show()
     assert f"pull_policy every_2s: image {img} could not be pulled" in r.stderr, r.show()
-    assert_nothing_created(pc, docker_client, project)
+    assert pc.on_engine(docker_client, project) == []
 
 
 def test_build_policy_must_build_dockerfile_inline_with_its_labels(
@@ -126,4 +120,4 @@ def test_build_pull_must_pull_the_base_image_first(up, project, pc, docker_clien
                                                  "BUILD_PULL": "true"})
     assert r.rc == 1, r.show()  # no registry is reachable: the pull of busybox fails
     assert f"build {project}-app failed" in r.stderr, r.show()
-    assert_nothing_created(pc, docker_client, project)
+    assert pc.on_engine(docker_client, project) == []

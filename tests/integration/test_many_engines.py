@@ -157,26 +157,25 @@ def test_one_server_must_drive_two_engines_through_their_docker_host_blocks(
                 assert _networks_on(engines["main"], b) == []
                 assert _networks_on(engines["second"], a) == []
                 # cancelling a run on the second engine removes its container there
-                long_id = deployment_run(f"compose-run/{b}", "service=migrate",
-                                         'command=["sh","-c","exec sleep 300"]', cwd=elsewhere)
-                deadline_poll(lambda: _oneoff_of(other.client, b, long_id), timeout=RUN_WAIT_S,
-                              interval=0.5, message="the long run's container on engine 2")
-                proc = prefect_cli("flow-run", "cancel", long_id, cwd=elsewhere)
-                assert proc.returncode == 0, proc.stdout + proc.stderr
-                assert wait_for_flow_run(long_id, timeout=RUN_WAIT_S).state.is_cancelled()
-                deadline_poll(lambda: not _oneoff_of(other.client, b, long_id), timeout=60,
-                              interval=0.5, message="the cancelled run's container removed")
-                assert _on(engines["second"], b) == {f"{b}-web-1": "running"}
+                def cancel_on_second(run_id: str, what: str) -> None:
+                    """Cancel a run once its container is up on engine 2; it must end
+                    Cancelled with that container removed there."""
+                    deadline_poll(lambda: _oneoff_of(other.client, b, run_id),
+                                  timeout=RUN_WAIT_S, interval=0.5,
+                                  message=f"the {what}'s container on engine 2")
+                    proc = prefect_cli("flow-run", "cancel", run_id, cwd=elsewhere)
+                    assert proc.returncode == 0, proc.stdout + proc.stderr
+                    assert wait_for_flow_run(run_id, timeout=RUN_WAIT_S).state.is_cancelled()
+                    deadline_poll(lambda: not _oneoff_of(other.client, b, run_id), timeout=60,
+                                  interval=0.5, message=f"the cancelled {what}'s container removed")
+                    assert _on(engines["second"], b) == {f"{b}-web-1": "running"}
+
+                cancel_on_second(deployment_run(f"compose-run/{b}", "service=migrate",
+                                                'command=["sh","-c","exec sleep 300"]',
+                                                cwd=elsewhere), "long run")
                 # and so does cancelling a deploy there (the block's engine, not the local one)
-                up_id = deployment_run(f"compose-up/{b}", 'profiles=["slow"]', cwd=elsewhere)
-                deadline_poll(lambda: _oneoff_of(other.client, b, up_id), timeout=RUN_WAIT_S,
-                              interval=0.5, message="the slow job's container on engine 2")
-                proc = prefect_cli("flow-run", "cancel", up_id, cwd=elsewhere)
-                assert proc.returncode == 0, proc.stdout + proc.stderr
-                assert wait_for_flow_run(up_id, timeout=RUN_WAIT_S).state.is_cancelled()
-                deadline_poll(lambda: not _oneoff_of(other.client, b, up_id), timeout=60,
-                              interval=0.5, message="the cancelled deploy's job removed")
-                assert _on(engines["second"], b) == {f"{b}-web-1": "running"}
+                cancel_on_second(deployment_run(f"compose-up/{b}", 'profiles=["slow"]',
+                                                cwd=elsewhere), "slow deploy's job")
                 assert _on(engines["main"], b) == {}
             finally:  # before the engine goes away: no run may be left using it
                 for w in workers:

@@ -148,10 +148,7 @@ def test_a_missing_external_network_must_be_named_before_anything_starts(
     r = pc.run_cli("up", "resources", project, env=env)
     assert r.rc == 1, r.show()
     assert f'external network "{env["EXT_NET"]}"' in r.stdout + r.stderr, r.show()
-    assert pc.containers_of(docker_client, project) == []
-    label = {"label": f"com.docker.compose.project={project}"}
-    assert docker_client.api.networks(filters=label) == []
-    assert (docker_client.api.volumes(filters=label).get("Volumes") or []) == []
+    assert pc.on_engine(docker_client, project) == []  # containers, networks, volumes
 
 
 def test_static_addresses_aliases_and_extra_hosts_must_reach_the_container(
@@ -200,9 +197,7 @@ def test_a_missing_network_mode_container_must_be_named_before_anything_starts(
     r = pc.run_cli("up", "resources", project, env=env)
     assert r.rc == 1, r.show()
     assert f'container "{missing}"' in r.stdout + r.stderr, r.show()
-    assert pc.containers_of(docker_client, project) == []
-    label = {"label": f"com.docker.compose.project={project}"}
-    assert docker_client.api.networks(filters=label) == []
+    assert pc.on_engine(docker_client, project) == []
 
 
 def read_in(client, container: dict, *cmd: str) -> str:
@@ -276,9 +271,7 @@ def test_an_unset_secret_variable_must_be_an_input_error_before_anything_is_crea
     assert r.rc == 2, r.show()
     assert 'environment variable "FILE_SECRET" required by secret "from_env" is not set' in \
         r.stderr, r.show()
-    assert pc.containers_of(docker_client, project) == []
-    label = {"label": f"com.docker.compose.project={project}"}
-    assert docker_client.api.networks(filters=label) == []
+    assert pc.on_engine(docker_client, project) == []
 
 
 def test_an_existing_routable_network_must_not_be_used_when_internal_is_asked(

@@ -142,38 +142,8 @@ def _unfilter(raw: bytes, width: int, height: int, bpp: int) -> list[bytearray]:
     return rows
 
 
-def crop_png(src: Path, dest: Path, x: int, y: int, w: int, h: int) -> Path:
-    """Cut the rectangle (x, y, w, h) out of ``src`` into ``dest`` (to look at a detail)."""
-    data = Path(src).read_bytes()
-    pos, idat = 8, b""
-    width = height = bpp = 0
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            width, height, depth, ctype = struct.unpack(">IIBB", body[:10])
-            assert depth == 8 and ctype in (2, 6), "8-bit RGB or RGBA PNGs only"
-            bpp = 3 if ctype == 2 else 4
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    rows = _unfilter(zlib.decompress(idat), width, height, bpp)
-    w, h = min(w, width - x), min(h, height - y)
-    raw = b"".join(b"\x00" + bytes(r[x * bpp:(x + w) * bpp]) for r in rows[y:y + h])
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2 if bpp == 3 else 6, 0, 0, 0)
-    Path(dest).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-    return Path(dest)
-
-
-def png_colours(path: Path, *, step: int = 7) -> int:
-    """How many distinct colours a sample of the PNG's pixels (every ``step``-th of every
-    ``step``-th row) holds: a page that never painted is one or two, a rendered one hundreds."""
+def _decode_png(path: Path) -> tuple[list, int, int, int]:
+    """(rows of unfiltered pixel bytes, width, height, bytes per pixel) of an 8-bit RGB(A) PNG."""
     data = Path(path).read_bytes()
     pos, idat = 8, b""
     width = height = bpp = 0
@@ -188,6 +158,13 @@ def png_colours(path: Path, *, step: int = 7) -> int:
             idat += body
         pos += 12 + n
     rows = _unfilter(zlib.decompress(idat), width, height, bpp)
+    return rows, width, height, bpp
+
+
+def png_colours(path: Path, *, step: int = 7) -> int:
+    """How many distinct colours a sample of the PNG's pixels (every ``step``-th of every
+    ``step``-th row) holds: a page that never painted is one or two, a rendered one hundreds."""
+    rows, width, height, bpp = _decode_png(path)
     return len({bytes(r[x * bpp:x * bpp + 3]) for r in rows[::step]
                 for x in range(0, width, step)})
 

@@ -20,13 +20,6 @@ CASES = ["volume_source_unset", "memswap_limit_default_minus_one", "mem_limit_1_
          "network_mode_with_networks"]
 
 
-def labelled(docker_client, project: str) -> list[str]:
-    api, label = docker_client.api, f"com.docker.compose.project={project}"
-    return ([c["Names"][0] for c in api.containers(all=True, filters={"label": label})]
-            + [n["Name"] for n in api.networks(filters={"label": label})]
-            + [v["Name"] for v in api.volumes(filters={"label": label}).get("Volumes") or []])
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_a_file_compose_rejects_must_make_up_exit_2_before_touching_the_engine(
         pc, docker_client, project, name):
@@ -36,5 +29,5 @@ def test_a_file_compose_rejects_must_make_up_exit_2_before_touching_the_engine(
     assert result.rc == 2, result.show()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0] == expected.stderr[0][1], result.stderr
-    assert labelled(docker_client, project) == []
+    assert pc.on_engine(docker_client, project) == []
     assert lock_of(docker_client, project) is None
