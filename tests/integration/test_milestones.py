@@ -121,3 +121,52 @@ def test_one_off_flow_runs_must_carry_the_project_service_and_kind_tags(
     service = "web" if flow_name == "compose-exec" else "job"
     assert {f"project:{project}", f"service:{service}", "kind:one-off"} <= set(run.tags), \
         run.tags
+
+
+def test_a_prefect_tag_concurrency_limit_on_the_project_must_be_honoured(
+        prefect_server, busybox_image, project, pc, tmp_path):
+    """Task runs are created without tags (Prefect's slot acquisition per tagged task run
+    queues them one by one) unless a tag concurrency limit names one of their tags: with a
+    limit of 1 on `project:NAME`, three independent 1 s jobs run one after the other, and
+    each task run still ends with all its tags."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    (tmp_path / "compose.yaml").write_text("services:\n" + "".join(
+        f"  j{i}:\n    image: {busybox_image}\n    restart: \"no\"\n"
+        f"    command: [\"sleep\", \"1\"]\n" for i in range(3)))
+    with get_client(sync_client=True) as client:
+        limit_id = client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=f"tag:project:{project}", limit=1))
+    try:
+        r = pc.run_cli("up", tmp_path, project, timeout=240)
+        assert r.rc == 0, r.show()
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(f"tag:project:{project}")
+    run = pc.flow_run_of(project, count=1)
+    tasks = sorted(pc.task_runs_by_name(run.id).values(), key=lambda t: t.start_time)
+    assert [t.name for t in tasks] and len(tasks) == 3, [t.name for t in tasks]
+    for before, after in zip(tasks, tasks[1:]):
+        assert after.start_time >= before.end_time, [(t.name, t.start_time, t.end_time)
+                                                     for t in tasks]
+    for t in tasks:
+        assert {f"project:{project}", f"service:{t.name}", "kind:job"} <= set(t.tags), t.tags
+    assert limit_id is not None
+
+
+def test_without_tag_limits_independent_steps_must_run_at_once(
+        prefect_server, busybox_image, project, pc, tmp_path):
+    """The other side: with no limit, the three 1 s jobs overlap (they start together)."""
+    (tmp_path / "compose.yaml").write_text("services:\n" + "".join(
+        f"  j{i}:\n    image: {busybox_image}\n    restart: \"no\"\n"
+        f"    command: [\"sleep\", \"2\"]\n" for i in range(3)))
+    r = pc.run_cli("up", tmp_path, project, timeout=240)
+    assert r.rc == 0, r.show()
+    run = pc.flow_run_of(project, count=1)
+    tasks = list(pc.task_runs_by_name(run.id).values())
+    assert len(tasks) == 3
+    assert max(t.start_time for t in tasks) < min(t.end_time for t in tasks), \
+        [(t.name, t.start_time, t.end_time) for t in tasks]
+    for t in tasks:
+        assert {f"project:{project}", f"service:{t.name}", "kind:job"} <= set(t.tags), t.tags

@@ -70,8 +70,12 @@ def _check_wait_lock(value: str | None) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
+    from prefect_compose.trace import mark
+
+    mark("up: start")
     options = ProjectOptions.from_args(args)
     project, plan = load_and_compile(options)  # exit 2 before anything else happens
+    mark("up: loaded and compiled")
     _check_wait_lock(args.wait_lock)
     from prefect_compose.plan.compile import refuse_providers
     from prefect_compose.plan.containers import check_file_sources
@@ -81,15 +85,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     engine = _engine()  # fails fast (exit 1) when the engine does not answer
+    mark("up: engine connected")
     try:
         from prefect_compose.cli.server import configure_environment
 
         configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
+        mark("up: server found")
         from prefect.logging.configuration import setup_logging
 
         from prefect_compose.run import liveview
         from prefect_compose.run.flow import compose_up, preload
 
+        mark("up: prefect imported")
         setup_logging()
     except BaseException:
         engine.close()
@@ -114,6 +121,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
         return 130
+    mark("up: flow returned")
     message = state.message or state.name
     if state.is_completed():
         print(f"up: {message}", file=sys.stderr)

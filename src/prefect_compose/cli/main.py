@@ -173,6 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    from prefect_compose import trace
+
+    if trace.ENABLED:  # registered first, so it runs after Prefect's own exit handlers
+        import atexit
+
+        atexit.register(trace.mark, "process exit")
+        trace.mark("cli: start")
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

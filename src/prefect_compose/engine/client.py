@@ -31,6 +31,7 @@ from prefect_compose.engine.images import ImagesMixin
 from prefect_compose.engine.logs import LogsMixin
 from prefect_compose.engine.resources import ResourcesMixin
 from prefect_compose.engine.translate import translated
+from prefect_compose.trace import mark
 from prefect_compose.plan.labels import LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
 from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
 
@@ -131,6 +132,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
     def start(self, cid: str) -> None:
         with translated(f"start container {cid}", self.where):
             self._api.start(cid)
+        mark("engine: first container started", once=True)
 
     def stop(self, cid: str, grace_s: float) -> None:
         """Send the container's stop signal, then SIGKILL after ``grace_s`` (rounded up to a

@@ -30,13 +30,15 @@ from prefect_compose.plan.containers import check_file_sources
 from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
 from prefect_compose.run.faults import preflight
 from prefect_compose.run.lock import acquire, release_lock_of_run
-from prefect_compose.run.milestones import Milestones, late_tags, shared_task_tags
+from prefect_compose.run.milestones import (Milestones, creation_tags, late_tags,
+                                            tag_limits_apply)
 from prefect_compose.run.prepare import prepare
 from prefect_compose.run.reaper import reap
 from prefect_compose.run.report import publish_plan, publish_summary
 from prefect_compose.run.schedule import Scheduler
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import StepLog, execute
+from prefect_compose.trace import mark
 
 _RUNS: dict[str, RunState] = {}
 _PRELOADED: dict[str, tuple] = {}  # see preload()
@@ -67,6 +69,7 @@ def _api_logger_for(run_logger: Any) -> logging.LoggerAdapter:
 # -- the step task ---------------------------------------------------------------------------
 @task(name="step", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 def run_step(run_id: str, step_id: str) -> Any:
+    mark("step: first task run body", once=True)
     rs = _RUNS[run_id]
     late_tags(rs.plan, rs.plan.step(step_id))
     logger = get_run_logger()
@@ -119,6 +122,7 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
 
     from prefect_compose.units import parse_duration
 
+    mark("flow: body entered")
     logger = get_run_logger()
     named = dict(project_dir=project_dir, files=files, project_name=project_name,
                  profiles=profiles, env_files=env_files, job_timeout=job_timeout,
@@ -137,13 +141,19 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
         lease = acquire(engine, project.name, flow_run_id=rs.flow_run_id,
                         flow_run_name=str(flow_run.name or project.name),
                         wait_s=parse_duration(wait_lock) if wait_lock else 0.0, say=say)
+        mark("flow: locked")
         reap(engine, project.name, say, holding_lock=True)
         preflight(engine, project, plan)  # every image and name, before anything is created
+        mark("flow: reaped and preflight")
         publish_plan(plan, logger)
+        mark("flow: plan published")
         milestones.started()
         for w in plan.warnings:
             logger.warning(w)
+        mark("flow: started event")
         prepare(rs, logger)
+        mark("flow: prepared")
+        rs.limited_tags = tag_limits_apply(plan)
         watcher.start()
         return _execute(rs, logger)
     except ComposeError as exc:  # before the first step: the lock, an image, a name, a build
@@ -220,9 +230,13 @@ def _execute(rs: RunState, logger: Any) -> State:
             scheduler.run(deadline=time.monotonic() + rs.max_grace() + 15)
         except BaseException:  # noqa: BLE001 - a second Ctrl-C: go straight to cleanup
             pass
+    mark("flow: steps done")
     v = wind_up(rs, logger)
+    mark("flow: wound up")
     publish_summary(rs, logger)
+    mark("flow: summary published")
     _finished(rs, v)
+    mark("flow: final events")
     if interrupted is not None:  # cleaned up: the run ends Cancelled, not Crashed
         rs.out.status("up", f"interrupted ({type(interrupted).__name__}): stopped what this "
                             "deployment started")
@@ -254,7 +268,7 @@ def _submit_step(rs: RunState, step: Step, wait_for: list[Any]) -> Any:
     upstream cancels the step is the step's own decision (run/steps.py)."""
     return run_step.with_options(
         name=step.id, task_run_name=step.id, timeout_seconds=_backstop(rs, step),
-        tags=shared_task_tags(rs.plan, step)).submit(
+        tags=creation_tags(rs.plan, step, rs.limited_tags)).submit(
         rs.id, step.id, wait_for=[allow_failure(f) for f in wait_for])
 
 
