@@ -196,7 +196,134 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
                   not isinstance(value, bool) else ""))
 
 
+# -- the same check, compiled once into predicates ---------------------------------------
+# ``_valid(spec)(value)`` is True only where ``check`` passes; when it is False, ``check`` runs
+# and says what is wrong (so every message stays the one above). No spec is walked per value.
+
+def _kind_test(kind: str) -> Callable[[Any], bool]:
+    if kind == S:
+        return lambda v: isinstance(v, str)
+    if kind == B:
+        return lambda v: isinstance(v, bool)
+    if kind == I:
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if kind == N:
+        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind == NULL:
+        return lambda v: v is None
+    return lambda v: False
+
+
+def _duration_ok(value: Any) -> bool:
+    from prefect_compose.units import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError:
+        return False
+    return True
+
+
+_COMPILED: dict[int, Callable[[Any], bool]] = {}
+
+
+def _valid(spec: Any) -> Callable[[Any], bool]:
+    """The predicate of ``spec``, built once per spec object."""
+    key = id(spec)
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(spec)
+    return _COMPILED[key]
+
+
+def _compile(spec: Any) -> Callable[[Any], bool]:
+    if isinstance(spec, Duration):
+        inner: Callable[[Any], bool] = _duration_ok
+    else:
+        options = spec if isinstance(spec, tuple) else (spec,)
+        # `check` commits to the first list option for a list and the first mapping option
+        # for a mapping; scalar kinds never match either
+        seq = next((o for o in options if isinstance(o, Seq)), None)
+        mapping = next((o for o in options if isinstance(o, Map)), None)
+        kinds = [_kind_test(o) for o in options if isinstance(o, str)]
+        seq_ok = _seq_test(seq) if seq is not None else None
+        map_ok = _map_test(mapping) if mapping is not None else None
+
+        def inner(v: Any) -> bool:
+            if isinstance(v, list):
+                return seq_ok is not None and seq_ok(v)
+            if isinstance(v, dict):
+                return map_ok is not None and map_ok(v)
+            return any(k(v) for k in kinds)
+
+    def test(v: Any) -> bool:
+        if type(v) is str and spec is S:
+            return True
+        if isinstance(v, Reset):
+            return True
+        if isinstance(v, Override):
+            v = v.value
+        return inner(v)
+
+    return test
+
+
+def _seq_test(seq: Seq) -> Callable[[list], bool]:
+    items = seq.items if len(seq.items) > 1 else seq.items[0]
+    cell: list[Callable[[Any], bool]] = []
+
+    def test(v: list) -> bool:
+        if not cell:
+            cell.append(_valid(items))
+        item_ok = cell[0]
+        return all(item_ok(x) for x in v)
+
+    return test
+
+
+def _map_test(m: Map) -> Callable[[dict], bool]:
+    cell: list[Any] = []
+
+    def test(v: dict) -> bool:
+        if not cell:  # compiled on first use: the specs nest (and are shared)
+            cell.append({k: _valid(sub) for k, sub in m.keys.items()} if m.keys is not None
+                        else None)
+            cell.append(_valid(m.values) if m.values is not None else None)
+        keys, values = cell
+        for k, sub in v.items():
+            if isinstance(k, str) and k.startswith("x-"):
+                continue
+            if keys is not None:
+                ok = keys.get(k) if isinstance(k, str) else None
+                if ok is None or not ok(sub):
+                    return False
+            elif values is not None and not values(sub):
+                return False
+        return True
+
+    return test
+
+
+_SERVICE_TESTS: dict[str, Callable[[Any], bool]] = {}
+
+
+def _service_ok(svc: dict) -> bool:
+    if not _SERVICE_TESTS:
+        _SERVICE_TESTS.update({k: _valid(spec) for k, spec in SERVICE.items()})
+    tests = _SERVICE_TESTS
+    for key, value in svc.items():
+        ok = tests.get(key) if isinstance(key, str) else None
+        if ok is None:
+            if not (isinstance(key, str) and key.startswith("x-")):
+                return False
+        elif not ok(value):
+            return False
+    return True
+
+
 def check_service(svc: dict, file: str, path: str, warn: Callable[[str], None]) -> None:
+    if _service_ok(svc):
+        return
+
     def fail(p: str, message: str) -> None:
         raise InputError(message, file=file, path=p)
 
@@ -213,5 +340,5 @@ def check_top_level(doc: dict, file: str, warn: Callable[[str], None]) -> None:
         raise InputError(message, file=file, path=p)
 
     for key, spec in TOP_LEVEL.items():
-        if key in doc and doc[key] is not None:
+        if key in doc and doc[key] is not None and not _valid(spec)(doc[key]):
             check(doc[key], spec, key, fail, lambda p, m: warn(f"{file}: {p}: {m}"), top=key)
