@@ -200,18 +200,7 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
 # ``_valid(spec)(value)`` is True only where ``check`` passes; when it is False, ``check`` runs
 # and says what is wrong (so every message stays the one above). No spec is walked per value.
 
-def _kind_test(kind: str) -> Callable[[Any], bool]:
-    if kind == S:
-        return lambda v: isinstance(v, str)
-    if kind == B:
-        return lambda v: isinstance(v, bool)
-    if kind == I:
-        return lambda v: isinstance(v, int) and not isinstance(v, bool)
-    if kind == N:
-        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if kind == NULL:
-        return lambda v: v is None
-    return lambda v: False
+_TYPES = {S: (str,), B: (bool,), I: (int,), N: (int, float), NULL: (type(None),)}
 
 
 def _duration_ok(value: Any) -> bool:
@@ -236,33 +225,50 @@ def _valid(spec: Any) -> Callable[[Any], bool]:
 
 
 def _compile(spec: Any) -> Callable[[Any], bool]:
+    """Exact types only (``type(v) is bool`` is never an int here): anything else, a
+    subclass included, is "invalid", and the full check decides."""
     if isinstance(spec, Duration):
-        inner: Callable[[Any], bool] = _duration_ok
-    else:
-        options = spec if isinstance(spec, tuple) else (spec,)
-        # `check` commits to the first list option for a list and the first mapping option
-        # for a mapping; scalar kinds never match either
-        seq = next((o for o in options if isinstance(o, Seq)), None)
-        mapping = next((o for o in options if isinstance(o, Map)), None)
-        kinds = [_kind_test(o) for o in options if isinstance(o, str)]
-        seq_ok = _seq_test(seq) if seq is not None else None
-        map_ok = _map_test(mapping) if mapping is not None else None
+        def duration(v: Any) -> bool:
+            t = type(v)
+            if t is Reset:
+                return True
+            if t is Override:
+                v = v.value
+            return _duration_ok(v)
 
-        def inner(v: Any) -> bool:
-            if isinstance(v, list):
-                return seq_ok is not None and seq_ok(v)
-            if isinstance(v, dict):
-                return map_ok is not None and map_ok(v)
-            return any(k(v) for k in kinds)
+        return duration
+    options = spec if isinstance(spec, tuple) else (spec,)
+    # `check` commits to the first list option for a list and the first mapping option for
+    # a mapping; scalar kinds never match either
+    seq = next((o for o in options if isinstance(o, Seq)), None)
+    mapping = next((o for o in options if isinstance(o, Map)), None)
+    scalars = frozenset(t for o in options if isinstance(o, str) for t in _TYPES.get(o, ()))
+    seq_ok = _seq_test(seq) if seq is not None else None
+    map_ok = _map_test(mapping) if mapping is not None else None
+
+    def plain(v: Any) -> bool:
+        t = type(v)
+        if t in scalars:
+            return True
+        if t is list:
+            return seq_ok is not None and seq_ok(v)
+        if t is dict:
+            return map_ok is not None and map_ok(v)
+        return False
 
     def test(v: Any) -> bool:
-        if type(v) is str and spec is S:
+        t = type(v)
+        if t in scalars:
             return True
-        if isinstance(v, Reset):
+        if t is list:
+            return seq_ok is not None and seq_ok(v)
+        if t is dict:
+            return map_ok is not None and map_ok(v)
+        if t is Reset:
             return True
-        if isinstance(v, Override):
-            v = v.value
-        return inner(v)
+        if t is Override:  # unwrapped once, as `check` does
+            return plain(v.value)
+        return False
 
     return test
 
@@ -275,7 +281,10 @@ def _seq_test(seq: Seq) -> Callable[[list], bool]:
         if not cell:
             cell.append(_valid(items))
         item_ok = cell[0]
-        return all(item_ok(x) for x in v)
+        for x in v:
+            if not item_ok(x):
+                return False
+        return True
 
     return test
 
@@ -290,10 +299,12 @@ def _map_test(m: Map) -> Callable[[dict], bool]:
             cell.append(_valid(m.values) if m.values is not None else None)
         keys, values = cell
         for k, sub in v.items():
-            if isinstance(k, str) and k.startswith("x-"):
+            if type(k) is not str:
+                return False
+            if k.startswith("x-"):
                 continue
             if keys is not None:
-                ok = keys.get(k) if isinstance(k, str) else None
+                ok = keys.get(k)
                 if ok is None or not ok(sub):
                     return False
             elif values is not None and not values(sub):
@@ -311,9 +322,11 @@ def _service_ok(svc: dict) -> bool:
         _SERVICE_TESTS.update({k: _valid(spec) for k, spec in SERVICE.items()})
     tests = _SERVICE_TESTS
     for key, value in svc.items():
-        ok = tests.get(key) if isinstance(key, str) else None
+        if type(key) is not str:
+            return False
+        ok = tests.get(key)
         if ok is None:
-            if not (isinstance(key, str) and key.startswith("x-")):
+            if not key.startswith("x-"):
                 return False
         elif not ok(value):
             return False

@@ -124,6 +124,8 @@ def test_the_benchmark_services_take_the_compiled_path():
     {"image": 1}, {"ports": [{"bogus": 1}]}, {"healthcheck": {"interval": "5"}},
     {"depends_on": {"db": {"condition": 1}}}, {"nope": 1}, {1: "x"},
     {"volumes": [{"type": "bind", "bind": {"propagation": []}}]},
+    {"image": Override(Override("x"))}, {"image": Override(Reset())},
+    {"healthcheck": {"interval": Override(Override("1s"))}}, {"scale": True},
 ])
 def test_the_predicate_refuses_what_the_full_check_refuses(svc):
     assert not schema._service_ok(svc)
