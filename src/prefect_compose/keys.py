@@ -382,6 +382,8 @@ def review(doc: dict, file: str, warn: Callable[[str], None]) -> None:
                 continue
             step = _STEPS.get((path, key))
             if step is None:
+                if len(_STEPS) > 4096:  # the table's keys, and few others: never grows much
+                    _STEPS.clear()
                 step = _STEPS[(path, key)] = _step(path, key)
             if step is _SKIP:
                 continue
