@@ -226,8 +226,13 @@ _RESET_ANCHOR = object()  # an anchored `!reset` collection: each alias of it is
 _MAX_FAST_DEPTH = 64  # deeper documents take the exact path (its recursion limit, its error)
 
 
+_PLAIN_STARTS = frozenset("tTfFnN~") | _NUMERIC_START  # what a non-string can start with
+
+
 def _plain(value: str) -> Any:
     """A plain (unquoted, untagged) scalar, resolved as ``_Loader.resolve`` + ``scalar`` do."""
+    if value[:1] not in _PLAIN_STARTS:
+        return None if value == "" else value
     if value in _BOOLS:
         return _BOOLS[value]
     if value in _NULLS:
@@ -353,14 +358,14 @@ class _EventBuilder:
     def sequence(self, start: Any) -> Any:
         out: list = []
         tag = self._open(start, SEQ, out)
-        nxt, node, append = self.next, self.node, out.append
+        nxt, node, append, plain = self.next, self.node, out.append, _plain
         while True:
             event = nxt()
             cls = type(event)
             if cls is SequenceEndEvent:
                 break
             if cls is ScalarEvent and event.tag is None and event.anchor is None:
-                append(_plain(event.value) if event.implicit[0] else event.value)
+                append(plain(event.value) if event.implicit[0] else event.value)
             else:
                 append(node(event))
         self.depth -= 1
@@ -369,7 +374,7 @@ class _EventBuilder:
     def mapping(self, start: Any) -> Any:
         result: dict = {}
         tag = self._open(start, MAP, result)
-        nxt, node = self.next, self.node
+        nxt, node, plain = self.next, self.node, _plain
         merged: list = []
         while True:
             event = nxt()
@@ -384,7 +389,7 @@ class _EventBuilder:
                     merged.append(node(nxt()))
                     continue
                 else:
-                    key = _plain(value)
+                    key = plain(value)
             elif cls is ScalarEvent:
                 tag_ = _scalar_tag(event)
                 if tag_ == MERGE:
@@ -403,7 +408,7 @@ class _EventBuilder:
                 raise _GiveUp
             event = nxt()
             if type(event) is ScalarEvent and event.tag is None and event.anchor is None:
-                result[key] = _plain(event.value) if event.implicit[0] else event.value
+                result[key] = plain(event.value) if event.implicit[0] else event.value
             else:
                 result[key] = node(event)
         if merged:
