@@ -380,14 +380,16 @@ def review(doc: dict, file: str, warn: Callable[[str], None]) -> None:
         for key, sub in value.items():
             if not isinstance(key, str):
                 continue
-            step = _STEPS.get((path, key))
-            if step is None:
-                if len(_STEPS) > 4096:  # the table's keys, and few others: never grows much
-                    _STEPS.clear()
-                step = _STEPS[(path, key)] = _step(path, key)
-            if step is _SKIP:
-                continue
-            tpath, row, acts, descend, named = step
+            tpath = _TPATHS.get((path, key))
+            if tpath is None:
+                if len(_TPATHS) > 4096:  # the table's keys, and few others: never grows much
+                    _TPATHS.clear()
+                tpath = _TPATHS[(path, key)] = (
+                    "" if key.startswith(("x-", "__")) and key != "x-prefect" else f"{path}.{key}")
+            row = KEYS.get(tpath)  # looked up each time: a test may change the table
+            if row is None:
+                continue  # not a Compose key: the schema has refused it already
+            acts = row.status != HONOURED or row.partial is not None
             if acts and sub is not None and not _is_reset(sub):
                 why = f"{row.note}, ignored" if row.status == WARNED else (
                     row.partial(sub) if row.partial else None)
@@ -398,9 +400,9 @@ def review(doc: dict, file: str, warn: Callable[[str], None]) -> None:
                         seen[tpath][2].append(str(name))
                     else:
                         seen[tpath] = (_spell((where, f".{key}")), why, [])
-            if sub is None or not descend:
+            if sub is None or row.status != HONOURED or not _has_children(tpath):
                 continue
-            if named:
+            if tpath in NAMED:
                 for opt_name, opts in (sub.items() if isinstance(sub, dict) else ()):
                     visit(opts, tpath, ((where, f".{key}"), f".{opt_name}"), name)
             else:
@@ -417,20 +419,7 @@ def review(doc: dict, file: str, warn: Callable[[str], None]) -> None:
         warn(f"{file}: {cpath}: {why}" + (f" (also in {', '.join(also)})" if also else ""))
 
 
-_SKIP = object()
-_STEPS: dict[tuple[str, str], Any] = {}  # (table path, key) -> what ``review`` does there
-
-
-def _step(path: str, key: str) -> Any:
-    if key.startswith(("x-", "__")) and key != "x-prefect":
-        return _SKIP
-    tpath = f"{path}.{key}"
-    if tpath not in KEYS:
-        return _SKIP  # not a Compose key: the schema has refused it already
-    row = KEYS[tpath]
-    acts = row.status != HONOURED or row.partial is not None
-    descend = _has_children(tpath) and row.status == HONOURED
-    return tpath, row, acts, descend, tpath in NAMED
+_TPATHS: dict[tuple[str, str], str] = {}  # (table path, key) -> its table path ("": none)
 
 
 def _spell(where: Any) -> str:
