@@ -366,30 +366,68 @@ def _is_reset(value: Any) -> bool:
 
 def review(doc: dict, file: str, warn: Callable[[str], None]) -> None:
     """Apply the table to one file's document (after its shape was checked): raise an
-    InputError for a refused key, warn once per warned key (naming where it was seen)."""
+    InputError for a refused key, warn once per warned key (naming where it was seen).
+    The same walk as ``_walk``, with each concrete path spelled out only where it is used."""
     seen: dict[str, tuple[str, str, list[str]]] = {}  # table path -> (first place, why, more)
+
+    def visit(value: Any, path: str, where: Any, name: Any) -> None:
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(item, path, (where, f"[{i}]"), name)
+            return
+        if not isinstance(value, dict):
+            return
+        for key, sub in value.items():
+            if not isinstance(key, str):
+                continue
+            tpath = _TPATHS.get((path, key))
+            if tpath is None:
+                if len(_TPATHS) > 4096:  # the table's keys, and few others: never grows much
+                    _TPATHS.clear()
+                tpath = _TPATHS[(path, key)] = (
+                    "" if key.startswith(("x-", "__")) and key != "x-prefect" else f"{path}.{key}")
+            row = KEYS.get(tpath)  # looked up each time: a test may change the table
+            if row is None:
+                continue  # not a Compose key: the schema has refused it already
+            acts = row.status != HONOURED or row.partial is not None
+            if acts and sub is not None and not _is_reset(sub):
+                why = f"{row.note}, ignored" if row.status == WARNED else (
+                    row.partial(sub) if row.partial else None)
+                if row.status == REFUSED and row.stage == "load":
+                    raise InputError(row.note, file=file, path=_spell((where, f".{key}")))
+                if why is not None:
+                    if tpath in seen:
+                        seen[tpath][2].append(str(name))
+                    else:
+                        seen[tpath] = (_spell((where, f".{key}")), why, [])
+            if sub is None or row.status != HONOURED or not _has_children(tpath):
+                continue
+            if tpath in NAMED:
+                for opt_name, opts in (sub.items() if isinstance(sub, dict) else ()):
+                    visit(opts, tpath, ((where, f".{key}"), f".{opt_name}"), name)
+            else:
+                visit(sub, tpath, (where, f".{key}"), name)
+
     for section in SECTIONS:
         entries = doc.get(section)
         if not isinstance(entries, dict):
             continue
         for name, body in entries.items():
-            for tpath, cpath, value in _walk(body, section, f"{section}.{name}"):
-                if value is None or _is_reset(value):
-                    continue
-                row = KEYS[tpath]
-                why = f"{row.note}, ignored" if row.status == WARNED else (
-                    row.partial(value) if row.partial else None)
-                if row.status == REFUSED and row.stage == "load":
-                    raise InputError(row.note, file=file, path=cpath)
-                if why is None:
-                    continue
-                if tpath in seen:
-                    seen[tpath][2].append(str(name))
-                else:
-                    seen[tpath] = (cpath, why, [])
+            visit(body, section, (None, f"{section}.{name}"), name)
     for cpath, why, more in seen.values():
         also = sorted(set(more) - {cpath.split(".")[1]})
         warn(f"{file}: {cpath}: {why}" + (f" (also in {', '.join(also)})" if also else ""))
+
+
+_TPATHS: dict[tuple[str, str], str] = {}  # (table path, key) -> its table path ("": none)
+
+
+def _spell(where: Any) -> str:
+    parts = []
+    while where is not None:
+        where, part = where
+        parts.append(part)
+    return "".join(reversed(parts))
 
 
 def rows() -> list[tuple[str, str, str]]:

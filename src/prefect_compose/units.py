@@ -9,8 +9,22 @@ _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
            "d": 86400.0, "w": 604800.0}  # compose-go accepts days and weeks too
 
 
+_PARSED: dict[str, float] = {}  # the same few durations recur in every service
+
+
 def parse_duration(value: object) -> float:
     """``1m30s`` -> 90.0. A number without a unit is an error (ValueError with the message)."""
+    if type(value) is str and value in _PARSED:
+        return _PARSED[value]
+    seconds = _parse_duration(value)
+    if type(value) is str:
+        if len(_PARSED) >= 1024:
+            _PARSED.clear()
+        _PARSED[value] = seconds
+    return seconds
+
+
+def _parse_duration(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"invalid duration {value!r}: expected a string such as \"30s\"")
     if isinstance(value, (int, float)):

@@ -42,3 +42,15 @@ def test_day_and_week_durations(text, seconds):
     from prefect_compose.units import parse_duration
 
     assert parse_duration(text) == seconds
+
+
+def test_parse_duration_gives_the_same_answer_when_asked_again():
+    from prefect_compose.units import parse_duration
+
+    for _ in range(2):
+        assert parse_duration("1m30s") == 90.0
+        assert parse_duration(" 2s ") == 2.0
+        with pytest.raises(ValueError, match="a number needs a unit"):
+            parse_duration("30")  # an error is never remembered as a value
+        with pytest.raises(ValueError, match="a number needs a unit"):
+            parse_duration(30)

@@ -116,17 +116,33 @@ def interpolate_tree(node: Any, env: Mapping[str, str], path: str,
                      on_error: Callable[[str, str], None],
                      on_missing: Callable[[str], None] | None = None) -> Any:
     """Interpolate every string value (not keys) of a YAML tree; ``x-`` keys are left alone
-    only where Compose leaves them (it interpolates them too, so we do as well)."""
-    if isinstance(node, str):
-        try:
-            return interpolate(node, env, on_missing)
-        except InterpolationError as exc:
-            on_error(path, str(exc))
-            return node
-    if isinstance(node, dict):
-        return {k: interpolate_tree(v, env, f"{path}.{k}" if path else str(k), on_error, on_missing)
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [interpolate_tree(v, env, f"{path}[{i}]", on_error, on_missing)
-                for i, v in enumerate(node)]
-    return node
+    only where Compose leaves them (it interpolates them too, so we do as well). The key path
+    of a value is spelled out only for an error."""
+
+    def walk(node: Any, where: Any) -> Any:
+        if isinstance(node, str):
+            if "$" not in node:
+                return node
+            try:
+                return interpolate(node, env, on_missing)
+            except InterpolationError as exc:
+                on_error(_spelled(path, where), str(exc))
+                return node
+        if isinstance(node, dict):
+            return {k: walk(v, (where, k, False)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (where, i, True)) for i, v in enumerate(node)]
+        return node
+
+    return walk(node, None)
+
+
+def _spelled(path: str, where: Any) -> str:
+    """``(parent, key or index, is_index)`` links -> ``a.b[0].c`` under ``path``."""
+    links = []
+    while where is not None:
+        where, step, is_index = where
+        links.append((step, is_index))
+    for step, is_index in reversed(links):
+        path = f"{path}[{step}]" if is_index else (f"{path}.{step}" if path else str(step))
+    return path

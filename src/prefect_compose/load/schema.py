@@ -196,7 +196,147 @@ def check(value: Any, spec: Any, path: str, fail: Callable[[str, str], None],
                   not isinstance(value, bool) else ""))
 
 
+# -- the same check, compiled once into predicates ---------------------------------------
+# ``_valid(spec)(value)`` is True only where ``check`` passes; when it is False, ``check`` runs
+# and says what is wrong (so every message stays the one above). No spec is walked per value.
+
+_TYPES = {S: (str,), B: (bool,), I: (int,), N: (int, float), NULL: (type(None),)}
+
+
+def _duration_ok(value: Any) -> bool:
+    from prefect_compose.units import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError:
+        return False
+    return True
+
+
+_COMPILED: dict[int, Callable[[Any], bool]] = {}
+
+
+def _valid(spec: Any) -> Callable[[Any], bool]:
+    """The predicate of ``spec``, built once per spec object."""
+    key = id(spec)
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(spec)
+    return _COMPILED[key]
+
+
+def _compile(spec: Any) -> Callable[[Any], bool]:
+    """Exact types only (``type(v) is bool`` is never an int here): anything else, a
+    subclass included, is "invalid", and the full check decides."""
+    if isinstance(spec, Duration):
+        def duration(v: Any) -> bool:
+            t = type(v)
+            if t is Reset:
+                return True
+            if t is Override:
+                v = v.value
+            return _duration_ok(v)
+
+        return duration
+    options = spec if isinstance(spec, tuple) else (spec,)
+    # `check` commits to the first list option for a list and the first mapping option for
+    # a mapping; scalar kinds never match either
+    seq = next((o for o in options if isinstance(o, Seq)), None)
+    mapping = next((o for o in options if isinstance(o, Map)), None)
+    scalars = frozenset(t for o in options if isinstance(o, str) for t in _TYPES.get(o, ()))
+    seq_ok = _seq_test(seq) if seq is not None else None
+    map_ok = _map_test(mapping) if mapping is not None else None
+
+    def plain(v: Any) -> bool:
+        t = type(v)
+        if t in scalars:
+            return True
+        if t is list:
+            return seq_ok is not None and seq_ok(v)
+        if t is dict:
+            return map_ok is not None and map_ok(v)
+        return False
+
+    def test(v: Any) -> bool:
+        t = type(v)
+        if t in scalars:
+            return True
+        if t is list:
+            return seq_ok is not None and seq_ok(v)
+        if t is dict:
+            return map_ok is not None and map_ok(v)
+        if t is Reset:
+            return True
+        if t is Override:  # unwrapped once, as `check` does
+            return plain(v.value)
+        return False
+
+    return test
+
+
+def _seq_test(seq: Seq) -> Callable[[list], bool]:
+    items = seq.items if len(seq.items) > 1 else seq.items[0]
+    cell: list[Callable[[Any], bool]] = []
+
+    def test(v: list) -> bool:
+        if not cell:
+            cell.append(_valid(items))
+        item_ok = cell[0]
+        for x in v:
+            if not item_ok(x):
+                return False
+        return True
+
+    return test
+
+
+def _map_test(m: Map) -> Callable[[dict], bool]:
+    cell: list[Any] = []
+
+    def test(v: dict) -> bool:
+        if not cell:  # compiled on first use: the specs nest (and are shared)
+            cell.append({k: _valid(sub) for k, sub in m.keys.items()} if m.keys is not None
+                        else None)
+            cell.append(_valid(m.values) if m.values is not None else None)
+        keys, values = cell
+        for k, sub in v.items():
+            if type(k) is not str:
+                return False
+            if k.startswith("x-"):
+                continue
+            if keys is not None:
+                ok = keys.get(k)
+                if ok is None or not ok(sub):
+                    return False
+            elif values is not None and not values(sub):
+                return False
+        return True
+
+    return test
+
+
+_SERVICE_TESTS: dict[str, Callable[[Any], bool]] = {}
+
+
+def _service_ok(svc: dict) -> bool:
+    if not _SERVICE_TESTS:
+        _SERVICE_TESTS.update({k: _valid(spec) for k, spec in SERVICE.items()})
+    tests = _SERVICE_TESTS
+    for key, value in svc.items():
+        if type(key) is not str:
+            return False
+        ok = tests.get(key)
+        if ok is None:
+            if not key.startswith("x-"):
+                return False
+        elif not ok(value):
+            return False
+    return True
+
+
 def check_service(svc: dict, file: str, path: str, warn: Callable[[str], None]) -> None:
+    if _service_ok(svc):
+        return
+
     def fail(p: str, message: str) -> None:
         raise InputError(message, file=file, path=p)
 
@@ -213,5 +353,5 @@ def check_top_level(doc: dict, file: str, warn: Callable[[str], None]) -> None:
         raise InputError(message, file=file, path=p)
 
     for key, spec in TOP_LEVEL.items():
-        if key in doc and doc[key] is not None:
+        if key in doc and doc[key] is not None and not _valid(spec)(doc[key]):
             check(doc[key], spec, key, fail, lambda p, m: warn(f"{file}: {p}: {m}"), top=key)

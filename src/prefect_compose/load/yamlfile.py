@@ -5,8 +5,11 @@ PyYAML implements YAML 1.1, whose implicit types are traps in a Compose file: ``
 only ``true``/``false`` are booleans, there is no base-60, ``0755`` is octal. Duplicate keys
 (PyYAML silently keeps the last) are errors, and an alias bomb is capped.
 
-libyaml parses and composes the node graph; the Python objects are then built by one small
-recursive function instead of PyYAML's generic constructor (3-4x faster on large files).
+Two ways to the same objects. The fast one builds them straight from libyaml's events (no
+node graph: composing nodes cost 5x what the events do); it only ever succeeds, or gives up on
+anything unusual (an error of any kind, an unknown tag, deep nesting). Then the exact one runs:
+libyaml composes the node graph and one small recursive function builds the objects (instead
+of PyYAML's generic constructor), and every error message, line number included, is its.
 """
 
 from __future__ import annotations
@@ -15,14 +18,26 @@ import re
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import ScalarNode, SequenceNode
 
 from prefect_compose.errors import InputError
 
 try:  # libyaml's parser and composer are ~10x faster than PyYAML's
     _BaseLoader = yaml.CSafeLoader  # type: ignore[attr-defined]
-except AttributeError:  # pragma: no cover
+    from yaml.cyaml import CParser as _CParser
+except (AttributeError, ImportError):  # pragma: no cover
     _BaseLoader = yaml.SafeLoader
+    _CParser = None
 
 MAX_EXPANDED_NODES = 1_000_000
 
@@ -203,6 +218,228 @@ class _Builder:
         raise _Problem(f"unsupported tag {tag}", node)
 
 
+class _GiveUp(Exception):
+    """The fast path met something it leaves to the exact one."""
+
+
+_RESET_ANCHOR = object()  # an anchored `!reset` collection: each alias of it is a new Reset
+_MAX_FAST_DEPTH = 64  # deeper documents take the exact path (its recursion limit, its error)
+
+
+_PLAIN_STARTS = frozenset("tTfFnN~") | _NUMERIC_START  # what a non-string can start with
+
+
+def _plain(value: str) -> Any:
+    """A plain (unquoted, untagged) scalar, resolved as ``_Loader.resolve`` + ``scalar`` do."""
+    if value[:1] not in _PLAIN_STARTS:
+        return None if value == "" else value
+    if value in _BOOLS:
+        return _BOOLS[value]
+    if value in _NULLS:
+        return None
+    if value[:1] in _NUMERIC_START:
+        if _INT_RE.fullmatch(value):
+            return _int(value)
+        if _FLOAT_RE.fullmatch(value):
+            return _float(value)
+    return value
+
+
+def _tagged(tag: str, value: str) -> Any:
+    """A scalar of an explicit (or resolved) tag, as ``_Builder.scalar``; an unknown tag is
+    the exact path's error to report."""
+    if tag == STR or tag == MERGE:
+        return value
+    if tag == INT:
+        return _int(value)
+    if tag == BOOL:
+        return _BOOLS[value] if value in _BOOLS else value.lower() == "true"
+    if tag == NULL:
+        return None
+    if tag == FLOAT:
+        return _float(value)
+    if tag == "!reset":
+        return Reset()
+    if tag == "!override":
+        return Override(value)
+    raise _GiveUp
+
+
+def _scalar_tag(event: Any) -> str:
+    tag = event.tag
+    if tag is None or tag == "!":
+        value = event.value
+        if event.implicit[0]:
+            if value in _BOOLS:
+                return BOOL
+            if value in _NULLS:
+                return NULL
+            if value == "<<":
+                return MERGE
+            if value[:1] in _NUMERIC_START:
+                if _INT_RE.fullmatch(value):
+                    return INT
+                if _FLOAT_RE.fullmatch(value):
+                    return FLOAT
+        return STR
+    return tag
+
+
+class _EventBuilder:
+    """libyaml events -> the objects ``_Builder`` makes of the node graph: aliases share one
+    object, merge keys, duplicate keys and tags as there. Raises on anything else (and on
+    every error): the caller then takes the exact path."""
+
+    def __init__(self, parser: Any) -> None:
+        self.next = parser.get_event
+        self.anchors: dict[str, Any] = {}
+        self.depth = 0
+
+    def document(self) -> Any:
+        nxt = self.next
+        nxt()  # StreamStartEvent
+        event = nxt()
+        if type(event) is StreamEndEvent:
+            return None
+        root = self.node(nxt())  # after the DocumentStartEvent
+        if type(nxt()) is not DocumentEndEvent or type(nxt()) is not StreamEndEvent:
+            raise _GiveUp  # a second document: the exact path says where
+        return root
+
+    def anchor(self, name: str, value: Any) -> None:
+        if name in self.anchors:
+            raise _GiveUp  # a duplicate anchor: the composer's error
+        self.anchors[name] = value
+
+    def node(self, event: Any) -> Any:
+        cls = type(event)
+        if cls is ScalarEvent:
+            tag = event.tag
+            if tag is None and event.anchor is None:
+                return _plain(event.value) if event.implicit[0] else event.value
+            tag = _scalar_tag(event)
+            if event.anchor is not None:
+                self.anchor(event.anchor, (tag, event.value))
+            return _tagged(tag, event.value)
+        if cls is AliasEvent:
+            target = self.anchors[event.anchor]  # an undefined alias: KeyError, exact path
+            if type(target) is tuple:
+                return _tagged(*target)
+            if target is _RESET_ANCHOR:
+                return Reset()
+            return target
+        if cls is MappingStartEvent:
+            return self.mapping(event)
+        if cls is SequenceStartEvent:
+            return self.sequence(event)
+        raise _GiveUp
+
+    def _open(self, event: Any, plain_tag: str, out: Any) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = plain_tag
+        if tag != plain_tag and tag != "!override" and tag != "!reset":
+            raise _GiveUp  # an unsupported tag
+        if event.anchor is not None:
+            self.anchor(event.anchor, _RESET_ANCHOR if tag == "!reset" else out)
+        self.depth += 1
+        if self.depth > _MAX_FAST_DEPTH:
+            raise _GiveUp
+        return tag
+
+    @staticmethod
+    def _close(tag: str, out: Any) -> Any:
+        if tag == "!reset":
+            return Reset()
+        if tag == "!override":
+            return Override(out)
+        return out
+
+    def sequence(self, start: Any) -> Any:
+        out: list = []
+        tag = self._open(start, SEQ, out)
+        nxt, node, append, plain = self.next, self.node, out.append, _plain
+        while True:
+            event = nxt()
+            cls = type(event)
+            if cls is SequenceEndEvent:
+                break
+            if cls is ScalarEvent and event.tag is None and event.anchor is None:
+                append(plain(event.value) if event.implicit[0] else event.value)
+            else:
+                append(node(event))
+        self.depth -= 1
+        return self._close(tag, out)
+
+    def mapping(self, start: Any) -> Any:
+        result: dict = {}
+        tag = self._open(start, MAP, result)
+        nxt, node, plain = self.next, self.node, _plain
+        merged: list = []
+        while True:
+            event = nxt()
+            cls = type(event)
+            if cls is MappingEndEvent:
+                break
+            if cls is ScalarEvent and event.tag is None and event.anchor is None:
+                value = event.value
+                if not event.implicit[0]:
+                    key = value
+                elif value == "<<":
+                    merged.append(node(nxt()))
+                    continue
+                else:
+                    key = plain(value)
+            elif cls is ScalarEvent:
+                tag_ = _scalar_tag(event)
+                if tag_ == MERGE:
+                    if event.anchor is not None:
+                        self.anchor(event.anchor, (tag_, event.value))
+                    merged.append(node(nxt()))
+                    continue
+                key = node(event)
+            elif cls is AliasEvent and type(self.anchors.get(event.anchor)) is tuple \
+                    and self.anchors[event.anchor][0] == MERGE:
+                merged.append(node(nxt()))
+                continue
+            else:
+                key = node(event)
+            if key in result:  # also raises TypeError for a list or mapping as a key
+                raise _GiveUp
+            event = nxt()
+            if type(event) is ScalarEvent and event.tag is None and event.anchor is None:
+                result[key] = plain(event.value) if event.implicit[0] else event.value
+            else:
+                result[key] = node(event)
+        if merged:
+            base: dict = {}
+            for value in merged:
+                if type(value) is list:
+                    sources = value
+                elif type(value) is dict:
+                    sources = [value]
+                else:
+                    raise _GiveUp
+                for src in reversed(sources):  # in `<<: [*a, *b]` the first source wins
+                    if not isinstance(src, dict):
+                        raise _GiveUp
+                    base.update(src)
+            items = dict(result)
+            result.clear()
+            result.update(base)
+            result.update(items)
+        self.depth -= 1
+        return self._close(tag, result)
+
+
+def _fast_parse(text: str) -> Any:
+    parser = _CParser(text)
+    try:
+        return _EventBuilder(parser).document()
+    finally:
+        parser.dispose()
+
+
 def _expanded_size(doc: Any) -> int:
     """Nodes the document has once aliases are expanded, memoised so a bomb costs little."""
     memo: dict[int, int] = {}
@@ -232,6 +469,19 @@ def _expanded_size(doc: Any) -> int:
 def parse_yaml(text: str, file: str) -> Any:
     """Parse one YAML document; every problem becomes an InputError naming file and line."""
     try:
+        doc = _fast_parse(text) if _CParser is not None else _exact_parse(text, file)
+    except Exception:  # noqa: BLE001 - anything unusual: the exact path decides, and says
+        doc = _exact_parse(text, file)
+    if "*" in text and _expanded_size(doc) > MAX_EXPANDED_NODES:  # no alias without `*`
+        raise InputError(
+            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through aliases "
+            "(an alias bomb?)", file=file)
+    return doc
+
+
+def _exact_parse(text: str, file: str) -> Any:
+    """The node graph, then the objects: slower, and the source of every error message."""
+    try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
@@ -255,8 +505,4 @@ def parse_yaml(text: str, file: str) -> Any:
         raise InputError(f"invalid YAML: {problem}", file=file) from None
     except RecursionError:
         raise InputError("invalid YAML: document nested too deeply", file=file) from None
-    if "*" in text and _expanded_size(doc) > MAX_EXPANDED_NODES:  # no alias without `*`
-        raise InputError(
-            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through aliases "
-            "(an alias bomb?)", file=file)
     return doc

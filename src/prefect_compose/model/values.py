@@ -97,11 +97,12 @@ def mapping(value: Any, ctx: Ctx, *keys: str) -> dict:
 
 
 def check_keys(value: dict, allowed: Iterable[str], ctx: Ctx, *keys: str) -> None:
-    allowed = set(allowed)
+    if not isinstance(allowed, (tuple, list, set, frozenset)):
+        allowed = tuple(allowed)
     for k in value:
         if k not in allowed and not (isinstance(k, str) and k.startswith("x-")):
-            raise ctx.error(f'unknown key "{k}" (expected one of: {", ".join(sorted(allowed))})',
-                            *keys)
+            raise ctx.error(f'unknown key "{k}" (expected one of: '
+                            f'{", ".join(sorted(set(allowed)))})', *keys)
 
 
 def opt_str(value: Any) -> str | None:

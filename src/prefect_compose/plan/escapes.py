@@ -86,8 +86,11 @@ def _caps(svc: Service) -> list[tuple[int, str]]:
 
 
 def service_escapes(project: Project, svc: Service,
-                    environ: Mapping[str, str] | None = None) -> list[Escape]:
-    socks = _sockets(os.environ if environ is None else environ)
+                    environ: Mapping[str, str] | None = None, *,
+                    socks: list[str] | None = None) -> list[Escape]:
+    """``socks``: the engine sockets' real paths (``_sockets``), when the caller has them."""
+    if socks is None:
+        socks = _sockets(os.environ if environ is None else environ)
     base = f"services.{svc.name}"
     found: list[tuple[str, str]] = []  # (path, name)
     o = svc.engine_options
@@ -126,8 +129,9 @@ def service_escapes(project: Project, svc: Service,
 
 def find(project: Project, environ: Mapping[str, str] | None = None) -> list[Escape]:
     """Every host escape of the project's services, sorted by service."""
+    socks = _sockets(os.environ if environ is None else environ)  # once, not per service
     return [e for name in sorted(project.services)
-            for e in service_escapes(project, project.services[name], environ)]
+            for e in service_escapes(project, project.services[name], socks=socks)]
 
 
 def review(project: Project, allow: Iterable[str] = (), *, refuse: bool = True,

@@ -136,3 +136,19 @@ def test_interpolate_tree_list_paths():
     errors: list[tuple[str, str]] = []
     interpolate_tree({"a": ["ok", "${X:?need X}"]}, {}, "", lambda p, m: errors.append((p, m)))
     assert errors == [("a[1]", 'required variable "X" is missing a value: need X')]
+
+
+def test_interpolate_tree_paths_of_nested_lists_mappings_and_a_base_path():
+    tree = {"s": {"w": {"cmd": [["${A:?a}"], {"k": "${B:?b}"}], 1: {"x": "${C"}}},
+            "top": "${D:?d}"}
+    errors: list[tuple[str, str]] = []
+    out = interpolate_tree(tree, {}, "", lambda p, m: errors.append((p, m)))
+    assert [p for p, _ in errors] == ["s.w.cmd[0][0]", "s.w.cmd[1].k", "s.w.1.x", "top"]
+    assert out == tree and out is not tree and out["s"]["w"]["cmd"] is not tree["s"]["w"]["cmd"]
+    errors.clear()
+    interpolate_tree(["${A:?a}", {"k": ["${B:?b}"]}], {}, "base",
+                     lambda p, m: errors.append((p, m)))
+    assert [p for p, _ in errors] == ["base[0]", "base[1].k[0]"]
+    errors.clear()
+    interpolate_tree(["${A:?a}"], {}, "", lambda p, m: errors.append((p, m)))
+    assert [p for p, _ in errors] == ["[0]"]
