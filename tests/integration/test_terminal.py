@@ -14,6 +14,7 @@ import struct
 import subprocess
 import termios
 import time
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,36 @@ def test_prefect_log_lines_must_show_only_with_verbose(prefect_server, busybox_i
     assert verbose.rc == 0, verbose.show()
     assert "Finished in state" not in quiet.stderr and "Beginning flow run" not in quiet.stderr
     assert "Finished in state Completed" in verbose.stderr, verbose.stderr
+
+
+def test_a_tty_services_output_must_reach_the_prefixed_log(prefect_server, busybox_image,
+                                                           project, pc, tmp_path):
+    """A `tty: true` container's logs are raw bytes, not the engine's multiplexed frames: the
+    step says which it created (no inspect on the way), and its lines come out whole."""
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(f"""\
+        services:
+          t:
+            image: {busybox_image}
+            tty: true
+            command: ["sh", "-c", "echo tty-line-1; echo tty-line-2; touch /tmp/ok; sleep 600"]
+            stop_grace_period: 1s
+            healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s, retries: 30}}
+          plain:
+            image: {busybox_image}
+            command: ["sh", "-c", "echo plain-line; sleep 600"]
+            stop_grace_period: 1s
+          after:
+            image: {busybox_image}
+            restart: "no"
+            command: ["sleep", "2"]
+            depends_on: {{t: {{condition: service_healthy}}, plain: {{condition: service_started}}}}
+        """))
+    try:
+        r = pc.run_cli("up", tmp_path, project, "--progress", "plain", timeout=240)
+        assert r.rc == 0, r.show()
+        out = r.stdout + r.stderr
+        assert re.search(r"^t +\| tty-line-1\r?$", out, re.M), out
+        assert re.search(r"^t +\| tty-line-2\r?$", out, re.M), out
+        assert re.search(r"^plain +\| plain-line$", out, re.M), out
+    finally:
+        pc.run_cli("down", tmp_path, project)

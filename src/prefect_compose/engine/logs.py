@@ -25,7 +25,8 @@ class LogsMixin:
     _lock: threading.Lock
     _streams: set[Any]
 
-    def stream_logs(self, cid: str, on_line: Callable[[str, str], None]) -> threading.Thread:
+    def stream_logs(self, cid: str, on_line: Callable[[str, str], None],
+                    tty: bool | None = None) -> threading.Thread:
         """Follow the container's stdout and stderr from its start, calling
         ``on_line("stdout" | "stderr", line)`` per line from a daemon thread that ends when the
         container stops. Call it after ``start`` (the engine replays what was already said).
@@ -33,7 +34,8 @@ class LogsMixin:
         Engine 20.10's follow can end before the last lines are delivered (the CLI's
         ``docker logs -f`` loses them too): when the follow ends, the rest is read once more
         without follow, from the timestamp of the last message received."""
-        tty = bool((self.inspect(cid).get("Config") or {}).get("Tty"))
+        if tty is None:  # the caller that created it knows (one engine round trip less)
+            tty = bool((self.inspect(cid).get("Config") or {}).get("Tty"))
         res = self._open_logs(cid, follow=True, timestamps=not tty)
 
         def run() -> None:

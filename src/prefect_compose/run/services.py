@@ -40,16 +40,16 @@ def start_service(rs: RunState, step: Step, log: StepLog) -> None:
         rs.out.status(name, f"started ({decision.current.name})")
     else:
         rs.check_abort()
-        cid, spec_name = _create_new(rs, decision, log)
+        cid, spec_name, tty = _create_new(rs, decision, log)
         record.outcome = StepOutcome.RECREATED if decision.action is Action.REPLACE else \
             StepOutcome.CREATED
         rs.out.status(name, f"{record.outcome.value} ({spec_name})")
         rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
-                              rs.out.emit(name, line, log.output))
+                              rs.out.emit(name, line, log.output), tty=tty)
     rs.started[name].set()
 
 
-def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str]:
+def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str, bool]:
     """A new container for the service; a replacement is created before the old one is
     touched, and the old one is kept aside for rollback (run/rollback.py)."""
     name = decision.service
@@ -78,7 +78,7 @@ def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, st
                 rs.created.pop(cid, None)
                 raise
     rs.containers[name] = cid
-    return cid, spec.name or cid[:12]
+    return cid, spec.name or cid[:12], spec.tty
 
 
 def wait_healthy(rs: RunState, step: Step, log: StepLog) -> None:

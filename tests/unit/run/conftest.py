@@ -170,7 +170,7 @@ class FakeEngine:
     def stats_limits(self, cid: str) -> tuple[None, None]:
         return None, None
 
-    def stream_logs(self, cid: str, on_line: Any) -> _Thread:
+    def stream_logs(self, cid: str, on_line: Any, tty: bool | None = None) -> _Thread:
         on_line("stdout", f"output of {self.containers[cid].service}")
         return _Thread()
 
