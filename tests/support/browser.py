@@ -21,7 +21,9 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,23 @@ def flow_run_url(api_url: str, flow_run_id: object, ui: str) -> str:
     return f"{ui_base(api_url, ui)}/runs/flow-run/{flow_run_id}"
 
 
+@contextlib.contextmanager
+def _profile() -> Iterator[str]:
+    """A throwaway Chromium profile directory. Chromium's helper processes (crashpad, the
+    renderer) can still write into it for a moment after the browser exited, and a plain
+    TemporaryDirectory then fails its cleanup ("Directory not empty": a flaky test seen in
+    CI): its removal is retried, and a leftover in /tmp is not a test failure."""
+    path = tempfile.mkdtemp(prefix="pc-chromium-")
+    try:
+        yield path
+    finally:
+        for _ in range(10):  # bounded: 10 x 0.2 s
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.exists(path):
+                break
+            time.sleep(0.2)
+
+
 def _args(binary: str, profile: str, width: int, height: int, virtual_time_ms: int) -> list:
     return [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--disable-dev-shm-usage", "--no-first-run", "--mute-audio",
@@ -85,7 +104,7 @@ def screenshot(url: str, path: Path, *, width: int = 1400, height: int = 1000,
     binary = chromium()
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(attempts if min_colours else 1):
-        with tempfile.TemporaryDirectory(prefix="pc-chromium-") as profile:
+        with _profile() as profile:
             proc = _run(_args(binary, profile, width, height, virtual_time_ms)
                         + [f"--screenshot={path}", url], timeout)
         assert path.is_file() and path.stat().st_size > 0, \
@@ -103,7 +122,7 @@ def dom(url: str, *, width: int = 1400, height: int = 1000, virtual_time_ms: int
     binary = chromium()
     page = ""
     for _ in range(attempts if until else 1):
-        with tempfile.TemporaryDirectory(prefix="pc-chromium-") as profile:
+        with _profile() as profile:
             proc = _run(_args(binary, profile, width, height, virtual_time_ms)
                         + ["--dump-dom", url], timeout)
         page = proc.stdout.decode(errors="replace")
@@ -266,7 +285,7 @@ def open_page(url: str, *, width: int = 1400, height: int = 1000, timeout: float
     from websockets.sync.client import connect
 
     binary = chromium()
-    with tempfile.TemporaryDirectory(prefix="pc-chromium-") as profile:
+    with _profile() as profile:
         argv = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                 "--disable-dev-shm-usage", "--no-first-run", "--mute-audio",
                 f"--user-data-dir={profile}", f"--window-size={width},{height}",
