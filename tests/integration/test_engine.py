@@ -144,6 +144,29 @@ def test_a_job_must_report_its_exit_code_and_stream_its_output_by_line(engine, p
     assert (info.state, info.exit_code, info.service, info.number) == ("exited", 3, "job", 1)
 
 
+def test_finish_must_deliver_every_line_of_an_exited_container_without_waiting_for_the_follow(
+        engine, project):
+    """Once the exit is seen, ``finish()`` ends the follow at once (engine 20.10's ends up to
+    seconds late) and still delivers every line, in order, none twice: a fast writer's last
+    frames are mid-flight when the follow is cut, and are read again from their timestamp."""
+    script = "seq 1 3000; echo err >&2; printf 'no-newline'"
+    for _ in range(3):
+        cid = run(engine, spec(project, "job", "sh", "-c", script, oneoff=True))
+        lines: list[tuple[str, str]] = []
+        reader = engine.stream_logs(cid, lambda stream, line: lines.append((stream, line)))
+        assert engine.wait_exit(cid, timeout=20) == 0
+        t0 = time.monotonic()
+        reader.finish()
+        elapsed = time.monotonic() - t0
+        latency("exit seen -> finish() returned with every line", elapsed)
+        assert not reader.is_alive()
+        assert [line for stream, line in lines if stream == "stdout"] == \
+            [str(i) for i in range(1, 3001)] + ["no-newline"]
+        assert [line for stream, line in lines if stream == "stderr"] == ["err"]
+        assert elapsed < 1.5, "finish() waited for the follow to end by itself"
+        engine.remove(cid, force=True)
+
+
 def test_wait_exit_must_time_out_abort_promptly_and_stop_must_kill_after_the_grace(engine,
                                                                                    project):
     cid = run(engine, spec(project, "sleeper", "sleep", "30"))

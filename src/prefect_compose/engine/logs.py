@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import logging
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,24 +28,30 @@ class LogsMixin:
     _streams: set[Any]
 
     def stream_logs(self, cid: str, on_line: Callable[[str, str], None],
-                    tty: bool | None = None) -> threading.Thread:
+                    tty: bool | None = None) -> LogFollow:
         """Follow the container's stdout and stderr from its start, calling
         ``on_line("stdout" | "stderr", line)`` per line from a daemon thread that ends when the
-        container stops. Call it after ``start`` (the engine replays what was already said).
+        container stops (or when :meth:`LogFollow.finish` says it has). Call it after
+        ``start`` (the engine replays what was already said).
 
         Engine 20.10's follow can end before the last lines are delivered (the CLI's
-        ``docker logs -f`` loses them too): when the follow ends, the rest is read once more
-        without follow, from the timestamp of the last message received."""
+        ``docker logs -f`` loses them too), or seconds after the container exited: when the
+        follow ends or is cut, the rest is read once more without follow, from the timestamp
+        of the last message received."""
         if tty is None:  # the caller that created it knows (one engine round trip less)
             tty = bool((self.inspect(cid).get("Config") or {}).get("Tty"))
         res = self._open_logs(cid, follow=True, timestamps=not tty)
 
-        def run() -> None:
+        def run(follow: LogFollow) -> None:
             lines = LineSplitter(on_line)
             seen = Seen()
             try:
-                for stream_name, data in frames(res.raw, tty):
-                    lines.feed(stream_name, data if tty else seen.strip(data))
+                try:
+                    for stream_name, data in frames(res.raw, tty):
+                        lines.feed(stream_name, data if tty else seen.strip(stream_name, data))
+                except Exception:  # cut by finish(): the rest is read below
+                    if not follow.cut:
+                        raise
                 if not tty and not self._hub.closed:
                     self._read_rest(cid, seen, lines)
             except Exception as exc:  # noqa: BLE001 - closed by close(), or engine gone
@@ -52,17 +60,17 @@ class LogsMixin:
                 lines.flush()
                 self._close_stream(res)
 
-        thread = threading.Thread(target=run, name=f"logs-{cid[:12]}", daemon=True)
-        thread.start()
-        return thread
+        follow = LogFollow(cid, tty, run, lambda: self._shutdown_socket(res))
+        follow.start()
+        return follow
 
     def _read_rest(self, cid: str, seen: Seen, lines: LineSplitter) -> None:
         """After a follow ended: what it did not deliver, read once without follow."""
         rest = self._open_logs(cid, follow=False, timestamps=True, since=seen.since())
         try:
             for stream_name, data in frames(rest.raw, False):
-                if seen.is_new(data):
-                    lines.feed(stream_name, seen.strip(data))
+                if seen.is_new(stream_name, data):
+                    lines.feed(stream_name, data.partition(b" ")[2])
         finally:
             self._close_stream(rest)
 
@@ -93,18 +101,50 @@ class LogsMixin:
     def _shutdown_stream(self, res: Any) -> None:
         """Close a following response at once: closing it alone blocks until the container
         writes again, so shut its socket down first."""
+        self._shutdown_socket(res)
+        with contextlib.suppress(Exception):
+            res.close()
+
+    def _shutdown_socket(self, res: Any) -> None:
+        """End a response's reads now: its reader sees the end of the stream."""
         with contextlib.suppress(Exception):
             sock = self._api._get_raw_response_socket(res)
             sock = getattr(sock, "_sock", sock)
             sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            res.close()
 
     def logs_tail(self, cid: str, lines: int = 20) -> str:
         """The last ``lines`` lines of stdout and stderr, interleaved as they were written."""
         with translated(f"read logs of {cid}", self.where):
             out = self._api.logs(cid, stdout=True, stderr=True, tail=lines)
         return out.decode("utf-8", errors="replace")
+
+
+class LogFollow(threading.Thread):
+    """The thread that follows one container's output (:meth:`LogsMixin.stream_logs`)."""
+
+    def __init__(self, cid: str, tty: bool, body: Callable[[LogFollow], None],
+                 cut_stream: Callable[[], None]) -> None:
+        super().__init__(target=body, args=(self,), name=f"logs-{cid[:12]}", daemon=True)
+        self.tty = tty
+        self.cut = False  # finish() ended the follow: what it missed is read without follow
+        self._cut_stream = cut_stream
+
+    def finish(self, timeout: float | None = None) -> None:
+        """The container has exited (its ``die`` was seen, so the engine holds all of its
+        output): deliver the rest of it and end. Without a TTY the follow is cut at once
+        and the rest read in one request without follow, since engine 20.10 ends the
+        follow of an exited container up to seconds late; with a TTY (no timestamps to
+        resume from) the follow is waited for, up to ``timeout`` (default 2 s)."""
+        if self.tty:
+            self.join(FOLLOW_END_TTY_S if timeout is None else timeout)
+            return
+        self.cut = True
+        self._cut_stream()
+        self.join(FINISH_S if timeout is None else timeout)
+
+
+FOLLOW_END_TTY_S = 2.0  # how long a TTY container's follow may take to end after its exit
+FINISH_S = 10.0  # a bound only: the rest of an exited container's output is one request
 
 
 def frames(raw: Any, tty: bool) -> Iterator[tuple[str, bytes]]:
@@ -119,7 +159,7 @@ def frames(raw: Any, tty: bool) -> Iterator[tuple[str, bytes]]:
             return
         stream_id, length = struct.unpack(">BxxxL", header)
         data = raw.read(length) if length else b""
-        if length and not data:
+        if len(data) < length:  # cut mid-frame: the rest is read again from its timestamp
             return
         yield ("stderr" if stream_id == 2 else "stdout"), data
 
@@ -157,39 +197,68 @@ class LineSplitter:
 
 
 class Seen:
-    """Remembers the engine timestamp of the last log message received (``timestamps=1``
-    prefixes each message with a fixed-width RFC 3339 UTC time and a space), so a second read
-    from that time on can skip what was already delivered."""
+    """What a follow delivered (``timestamps=1`` prefixes each message with a fixed-width
+    RFC 3339 UTC time and a space), so that a second read without follow, from
+    :meth:`since`, skips exactly that.
+
+    Per stream the engine's timestamps grow message by message (one copier per stream), but
+    the two streams' messages can reach the log out of timestamp order (a stderr line may be
+    stamped before the last stdout line received and still be undelivered): the second read
+    starts ``MARGIN_NS`` before the last message received, and skips, per stream, as many
+    messages as were received from that time on."""
+
+    MARGIN_NS = 1_000_000_000
 
     def __init__(self) -> None:
-        self.last = ""
-        self.count_at_last = 0  # messages received carrying exactly that timestamp
-        self._skip = 0
+        self.last_ns: int | None = None
+        self._recent: dict[str, deque[int]] = {}  # per stream: times within the margin
+        self._since_ns: int | None = None
+        self._skip: dict[str, int] = {}
 
-    def strip(self, data: bytes) -> bytes:
+    def strip(self, stream: str, data: bytes) -> bytes:
         stamp, _, rest = data.partition(b" ")
-        ts = stamp.decode("ascii", "replace")
-        if ts == self.last:
-            self.count_at_last += 1
-        elif ts > self.last:
-            self.last, self.count_at_last = ts, 1
+        ns = stamp_ns(stamp)
+        if ns is not None:
+            if self.last_ns is None or ns > self.last_ns:
+                self.last_ns = ns
+            recent = self._recent.setdefault(stream, deque())
+            recent.append(ns)
+            oldest = self.last_ns - self.MARGIN_NS
+            while recent and recent[0] < oldest:
+                recent.popleft()
         return rest
 
     def since(self) -> str | None:
-        """``self.last`` as the API's ``since`` (seconds.nanoseconds), or None."""
-        self._skip = self.count_at_last
-        try:
-            when = datetime.strptime(self.last[:19], "%Y-%m-%dT%H:%M:%S")
-            seconds = int(when.replace(tzinfo=UTC).timestamp())
-            return f"{seconds}.{int(self.last[20:29]):09d}"
-        except ValueError:
+        """Where the second read starts, as the API's ``since`` (seconds.nanoseconds); None
+        (read everything) when nothing was received."""
+        if self.last_ns is None:
             return None
+        self._since_ns = since = max(0, self.last_ns - self.MARGIN_NS)
+        self._skip = {stream: sum(1 for t in times if t >= since)
+                      for stream, times in self._recent.items()}
+        return f"{since // 10**9}.{since % 10**9:09d}"
 
-    def is_new(self, data: bytes) -> bool:
-        ts = data.partition(b" ")[0].decode("ascii", "replace")
-        if ts < self.last:
-            return False
-        if ts == self.last and self._skip > 0:
-            self._skip -= 1
+    def is_new(self, stream: str, data: bytes) -> bool:
+        ns = stamp_ns(data.partition(b" ")[0])
+        if self._since_ns is not None and ns is not None and ns < self._since_ns:
+            return False  # before the second read's start (the engine filters them too)
+        if self._skip.get(stream, 0) > 0:
+            self._skip[stream] -= 1
             return False
         return True
+
+
+@functools.lru_cache(maxsize=8)
+def _day_s(day: bytes) -> int:
+    return int(datetime.strptime(day.decode("ascii"), "%Y-%m-%d").replace(
+        tzinfo=UTC).timestamp())
+
+
+def stamp_ns(stamp: bytes) -> int | None:
+    """``2026-12-02T19:22:56.123456789Z`` as nanoseconds since the epoch (None if not one)."""
+    try:
+        seconds = _day_s(stamp[:10]) + int(stamp[11:13]) * 3600 + int(stamp[14:16]) * 60 + \
+            int(stamp[17:19])
+        return seconds * 10**9 + int(stamp[20:29])
+    except ValueError:
+        return None

@@ -6,6 +6,8 @@ own record, and by the flow-run label from any process (the cancellation hook)."
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prefect_compose.plan.labels import LABEL_FLOW_RUN, LABEL_ONEOFF, LABEL_PROJECT
@@ -13,9 +15,33 @@ from prefect_compose.run.rollback import commit, roll_back
 from prefect_compose.run.state import RunState, StepOutcome, Verdict, verdict
 
 
+_BACKGROUND: dict[str, list[threading.Thread]] = {}  # run id -> work its steps left behind
+BACKGROUND_WAIT_S = 30.0  # a bound only: a job's last output and its removal
+
+
+def in_background(rs: RunState, name: str, work: Callable[[], None]) -> None:
+    """Run ``work`` (what a step leaves to finish off its critical path, such as a job's
+    last output and its removal) in a thread that :func:`wind_up` waits for."""
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    with rs.lock:
+        _BACKGROUND.setdefault(rs.id, []).append(thread)
+    thread.start()
+
+
+def wait_background(rs: RunState) -> None:
+    """Wait for the work the steps left behind (started before the last step ended)."""
+    with rs.lock:
+        threads = _BACKGROUND.pop(rs.id, [])
+    deadline = time.monotonic() + BACKGROUND_WAIT_S
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
 def wind_up(rs: RunState, logger: Any) -> Verdict:
-    """After the last step ended: clean up after an abort, draw the verdict, then roll back
+    """After the last step ended: wait for what the steps left to finish (a job's last
+    output and its removal), clean up after an abort, draw the verdict, then roll back
     what a failed deployment replaced, or remove the old containers it set aside."""
+    wait_background(rs)
     rs.finished.set()
     if rs.abort.is_set():
         cleanup_started(rs)

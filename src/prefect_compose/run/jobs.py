@@ -4,6 +4,7 @@ container (stop with its grace period, then kill), never by interrupting a threa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from prefect_compose.errors import JobTimedOut, StepFailed
 from prefect_compose.plan.compile import Step
 from prefect_compose.plan.containers import build_spec
 from prefect_compose.run.accounting import size_seconds
+from prefect_compose.run.cleanup import in_background
 from prefect_compose.run.faults import exit_note
 from prefect_compose.run.reaper import owned
 from prefect_compose.run.state import Cancel, RunState, StepOutcome
@@ -19,6 +21,7 @@ from prefect_compose.units import format_duration
 
 DEFAULT_TIMEOUT_S = 300.0
 TAIL_LINES = 20
+KILLED_EXIT_S = 2.0  # how long a killed job's exit is waited for before its output is read
 
 
 def run_job(rs: RunState, step: Step, log: StepLog) -> None:
@@ -76,9 +79,10 @@ def run_container_once(rs: RunState, step: Step, svc: Any, hook: Any, log: StepL
     rs.containers[svc.name] = cid
     rs.started[svc.name].set()
     rs.out.status(step.service, f"{'hook' if hook else 'job'} started ({spec.name})")
-    log_thread = engine.stream_logs(cid, lambda stream, line: rs.out.emit(step.service, line,
-                                                                         log.output))
+    follow = engine.stream_logs(cid, lambda stream, line: rs.out.emit(step.service, line,
+                                                                     log.output))
     code: int | None = None
+    done = False
     try:
         code = engine.wait_exit(cid, timeout=timeout, abort=rs.abort)
         if code is None:
@@ -90,23 +94,52 @@ def run_container_once(rs: RunState, step: Step, svc: Any, hook: Any, log: StepL
             raise StepFailed(step.id, f"job {step.id} failed with exit code {code}"
                              f"{exit_note(engine, cid)}",
                              exit_code=code, tail=engine.logs_tail(cid, TAIL_LINES))
+        _account(rs, step, spec, t0)
+        # done now, so its dependents start: right after its exit the engine is still
+        # cleaning the container up (every call on it waits ~50 ms), so the rest of its
+        # output and its removal follow in the background; wind_up waits for them
+        in_background(rs, f"finish-{step.id}", lambda: _drain_and_remove(rs, step, cid,
+                                                                          follow, log))
+        done = True
         return code
     finally:
-        _finish(rs, step, cid, t0, stopped=code is not None, log_thread=log_thread)
+        if not done:
+            _account(rs, step, spec, t0)
+            _finish(rs, cid, stopped=code is not None, follow=follow)
 
 
-def _finish(rs: RunState, step: Step, cid: str, t0: float, *, stopped: bool,
-            log_thread: Any) -> None:
-    """Account size-seconds, kill what still runs, remove the container."""
+def _account(rs: RunState, step: Step, spec: Any, t0: float) -> None:
+    """Size-seconds, from the limits the container was created with."""
+    cpus = spec.nano_cpus / 1e9 if spec.nano_cpus else None
+    rs.records[step.id].size_seconds += size_seconds(cpus, spec.mem_limit or None,
+                                                     time.monotonic() - t0)
+
+
+def _finish(rs: RunState, cid: str, *, stopped: bool, follow: Any) -> None:
+    """Kill what still runs, deliver the rest of its output, remove the container."""
     engine = rs.engine
-    elapsed = time.monotonic() - t0
-    cpus, mem = engine.stats_limits(cid)
-    rs.records[step.id].size_seconds += size_seconds(cpus, mem, elapsed)
-    if not stopped:
+    if not stopped:  # stopped or killed once its exit is seen: its output is all in
         try:
             engine.kill(cid)
         except Exception:  # noqa: BLE001 - it may be gone already
             pass
-    log_thread.join(timeout=2.0)
+        with contextlib.suppress(Exception):
+            engine.wait_exit(cid, timeout=KILLED_EXIT_S)
+    follow.finish()  # it exited: the rest of its output, at once
     engine.remove(cid, force=True)
     rs.created.pop(cid, None)
+
+
+def _drain_and_remove(rs: RunState, step: Step, cid: str, follow: Any, log: StepLog) -> None:
+    """After a job exited 0 (off its step): the rest of its output, then its removal; a
+    container that cannot be removed fails the deployment, as it would have failed the
+    step."""
+    try:
+        _finish(rs, cid, stopped=True, follow=follow)
+    except Exception as exc:  # noqa: BLE001
+        text = f"{step.id}: could not remove its container {cid[:12]}: {exc}"
+        record = rs.records[step.id]
+        record.outcome, record.message = StepOutcome.FAILED, text
+        log.logger.error(rs.out.mask(text))
+        rs.out.status(step.service, f"failed: {text}")
+        rs.fail(text)

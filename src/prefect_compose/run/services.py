@@ -4,6 +4,7 @@ keep: decided before the run by plan/converge.py), and wait for health."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from typing import Any
 
@@ -44,9 +45,20 @@ def start_service(rs: RunState, step: Step, log: StepLog) -> None:
         record.outcome = StepOutcome.RECREATED if decision.action is Action.REPLACE else \
             StepOutcome.CREATED
         rs.out.status(name, f"{record.outcome.value} ({spec_name})")
-        rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
-                              rs.out.emit(name, line, log.output), tty=tty)
+        _follow_logs(rs, name, cid, log, tty)
     rs.started[name].set()
+
+
+def _follow_logs(rs: RunState, name: str, cid: str, log: StepLog, tty: bool) -> None:
+    """A long-running container's output, followed from a thread of its own: opening the
+    follow is off the step, so its dependents start sooner; the engine replays the output
+    from the container's start. The step created the container, so it knows whether it has a
+    TTY (no inspect)."""
+    def follow() -> None:
+        with contextlib.suppress(Exception):  # removed meanwhile (rollback): nothing to show
+            rs.engine.stream_logs(cid, lambda stream, line: None if rs.finished.is_set() else
+                                  rs.out.emit(name, line, log.output), tty=tty)
+    threading.Thread(target=follow, name=f"follow-{name}", daemon=True).start()
 
 
 def _create_new(rs: RunState, decision: Decision, log: StepLog) -> tuple[str, str, bool]:

@@ -58,6 +58,9 @@ class _Thread:
     def join(self, timeout: float | None = None) -> None:
         return None
 
+    def finish(self, timeout: float | None = None) -> None:
+        return None
+
 
 @dataclass
 class FakeEngine:
@@ -66,13 +69,17 @@ class FakeEngine:
     ``refuse_create`` / ``refuse_start``: services whose create / first start the engine
     refuses;
     ``raise_in``: service -> an exception ``wait_exit`` raises (a bug in a step);
-    ``health[service]``: what wait_healthy answers."""
+    ``health[service]``: what wait_healthy answers;
+    ``before_logs[service]``: called with the engine before that service's log follow opens;
+    ``before_remove[service]``: called with the engine before a container of it is removed."""
     exits: dict[str, Any] = field(default_factory=dict)
     refuse_create: set[str] = field(default_factory=set)
     refuse_start: set[str] = field(default_factory=set)
     raise_in: dict[str, BaseException] = field(default_factory=dict)
     health: dict[str, str] = field(default_factory=dict)
     image_ids: dict[str, str] = field(default_factory=dict)
+    before_logs: dict[str, Any] = field(default_factory=dict)
+    before_remove: dict[str, Any] = field(default_factory=dict)
     containers: dict[str, FakeContainer] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (operation, name)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -127,6 +134,8 @@ class FakeEngine:
         self.stop(cid, 0)
 
     def remove(self, cid: str, force: bool = True, volumes: bool = False) -> None:
+        if cid in self.containers and self.containers[cid].service in self.before_remove:
+            self.before_remove[self.containers[cid].service](self)
         if cid in self.containers:
             self._log("remove", cid)
             del self.containers[cid]
@@ -171,6 +180,8 @@ class FakeEngine:
         return None, None
 
     def stream_logs(self, cid: str, on_line: Any, tty: bool | None = None) -> _Thread:
+        if self.containers[cid].service in self.before_logs:
+            self.before_logs[self.containers[cid].service](self)
         on_line("stdout", f"output of {self.containers[cid].service}")
         return _Thread()
 

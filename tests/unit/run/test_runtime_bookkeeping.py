@@ -3,6 +3,8 @@ cleanup of what a run started (no Docker, no Prefect)."""
 
 from __future__ import annotations
 
+import time
+
 from conftest import FakeEngine
 
 ORDERED = """\
@@ -201,3 +203,46 @@ def test_a_stopped_up_to_date_service_must_be_started_not_recreated(deploy):
     run = deploy(ORDERED, engine)
     assert run.outcome("web") == "started" and engine.of("web")[0].id == web.id
     assert engine.running()["web"] == "demo-web-1"
+
+
+def test_a_service_s_dependents_must_not_wait_for_its_log_follow_to_open(deploy):
+    """A long-running container's output is followed from a thread of its own
+    (run/services.py): its step ends, and its dependents start, without waiting for the
+    follow to open (an inspect and a request on a real engine)."""
+    def slow_follow(engine: FakeEngine) -> None:  # db's follow opens once web exists
+        deadline = time.monotonic() + 5
+        while not engine.of("web") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with engine._lock:
+            engine.calls.append(("logs", "demo-db-1"))
+
+    engine = FakeEngine(before_logs={"db": slow_follow})
+    run = deploy("services:\n  db:\n    image: busybox:latest\n  web:\n"
+                 "    image: busybox:latest\n    depends_on: [db]\n", engine)
+    assert run.verdict.succeeded, run.verdict
+    deadline = time.monotonic() + 5
+    while ("logs", "demo-db-1") not in engine.calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.calls.index(("create", "demo-web-1")) < \
+        engine.calls.index(("logs", "demo-db-1"))
+
+
+def test_a_job_s_dependents_must_start_at_its_exit_and_its_container_be_gone_at_the_end(
+        deploy):
+    """A job's step is done once its exit code is known (run/jobs.py): its last output and
+    its removal follow off the critical path, and the run does not end (wind_up) before
+    they are finished."""
+    def slow_remove(engine: FakeEngine) -> None:  # migrate's removal waits for web
+        deadline = time.monotonic() + 5
+        while not engine.of("web") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # and ends after the scheduler is done: wind_up must wait for it
+
+    engine = FakeEngine(before_remove={"migrate": slow_remove})
+    run = deploy(ORDERED, engine)
+    assert run.verdict.succeeded, run.verdict
+    ops = [op for op in engine.calls if op[0] in ("create", "remove")]
+    migrate = next(name for op, name in ops if "migrate" in name)
+    assert ops.index(("create", "demo-web-1")) < ops.index(("remove", migrate)), ops
+    assert not engine.of("migrate"), "the job's container must be removed before the end"
+    assert run.rs.records["migrate"].outcome.value == "ok"
