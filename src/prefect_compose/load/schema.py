@@ -258,17 +258,11 @@ def _compile(spec: Any) -> Callable[[Any], bool]:
 
     def test(v: Any) -> bool:
         t = type(v)
-        if t in scalars:
-            return True
-        if t is list:
-            return seq_ok is not None and seq_ok(v)
-        if t is dict:
-            return map_ok is not None and map_ok(v)
         if t is Reset:
             return True
         if t is Override:  # unwrapped once, as `check` does
             return plain(v.value)
-        return False
+        return plain(v)
 
     return test
 

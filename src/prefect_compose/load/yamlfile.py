@@ -82,19 +82,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # called by libyaml
         if kind is ScalarNode:
-            if implicit[0]:
-                if value in _BOOLS:
-                    return BOOL
-                if value in _NULLS:
-                    return NULL
-                if value == "<<":
-                    return MERGE
-                if value[:1] in _NUMERIC_START:
-                    if _INT_RE.fullmatch(value):
-                        return INT
-                    if _FLOAT_RE.fullmatch(value):
-                        return FLOAT
-            return STR
+            return _implicit_tag(value) if implicit[0] else STR
         return SEQ if kind is SequenceNode else MAP
 
 
@@ -197,25 +185,10 @@ class _Builder:
         return result
 
     def scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag
-        value = node.value
-        if tag == STR:
-            return value
-        if tag == INT:
-            return _int(value)
-        if tag == BOOL:
-            return _BOOLS[value] if value in _BOOLS else value.lower() == "true"
-        if tag == NULL:
-            return None
-        if tag == FLOAT:
-            return _float(value)
-        if tag == "!reset":
-            return Reset()
-        if tag == "!override":
-            return Override(value)
-        if tag == MERGE:
-            return value
-        raise _Problem(f"unsupported tag {tag}", node)
+        try:
+            return _tagged(node.tag, node.value)  # one resolution for both paths
+        except _GiveUp:
+            raise _Problem(f"unsupported tag {node.tag}", node) from None
 
 
 class _GiveUp(Exception):
@@ -246,8 +219,8 @@ def _plain(value: str) -> Any:
 
 
 def _tagged(tag: str, value: str) -> Any:
-    """A scalar of an explicit (or resolved) tag, as ``_Builder.scalar``; an unknown tag is
-    the exact path's error to report."""
+    """A scalar of an explicit (or resolved) tag, for both paths (``_Builder.scalar`` turns
+    _GiveUp into the error naming the tag)."""
     if tag == STR or tag == MERGE:
         return value
     if tag == INT:
@@ -268,21 +241,24 @@ def _tagged(tag: str, value: str) -> Any:
 def _scalar_tag(event: Any) -> str:
     tag = event.tag
     if tag is None or tag == "!":
-        value = event.value
-        if event.implicit[0]:
-            if value in _BOOLS:
-                return BOOL
-            if value in _NULLS:
-                return NULL
-            if value == "<<":
-                return MERGE
-            if value[:1] in _NUMERIC_START:
-                if _INT_RE.fullmatch(value):
-                    return INT
-                if _FLOAT_RE.fullmatch(value):
-                    return FLOAT
-        return STR
+        return _implicit_tag(event.value) if event.implicit[0] else STR
     return tag
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag of a plain scalar, as yaml.v3 resolves it (both paths)."""
+    if value in _BOOLS:
+        return BOOL
+    if value in _NULLS:
+        return NULL
+    if value == "<<":
+        return MERGE
+    if value[:1] in _NUMERIC_START:
+        if _INT_RE.fullmatch(value):
+            return INT
+        if _FLOAT_RE.fullmatch(value):
+            return FLOAT
+    return STR
 
 
 class _EventBuilder:
