@@ -15,7 +15,6 @@ from prefect_compose.run.rollback import commit, roll_back
 from prefect_compose.run.state import RunState, StepOutcome, Verdict, verdict
 
 
-_BACKGROUND: dict[str, list[threading.Thread]] = {}  # run id -> work its steps left behind
 BACKGROUND_WAIT_S = 30.0  # a bound only: a job's last output and its removal
 
 
@@ -24,14 +23,14 @@ def in_background(rs: RunState, name: str, work: Callable[[], None]) -> None:
     last output and its removal) in a thread that :func:`wind_up` waits for."""
     thread = threading.Thread(target=work, name=name, daemon=True)
     with rs.lock:
-        _BACKGROUND.setdefault(rs.id, []).append(thread)
+        rs.background.append(thread)
     thread.start()
 
 
 def wait_background(rs: RunState) -> None:
     """Wait for the work the steps left behind (started before the last step ended)."""
     with rs.lock:
-        threads = _BACKGROUND.pop(rs.id, [])
+        threads, rs.background = rs.background, []
     deadline = time.monotonic() + BACKGROUND_WAIT_S
     for t in threads:
         t.join(timeout=max(0.0, deadline - time.monotonic()))

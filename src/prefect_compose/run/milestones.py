@@ -77,13 +77,6 @@ def task_tags(plan: Plan, step: Step) -> list[str]:
             f"kind:{step_kind(plan, step)}"]
 
 
-def shared_task_tags(plan: Plan, step: Step) -> list[str]:
-    """The tags a step's task run is created with when tag limits apply: shared by many
-    steps, so Prefect's tag-concurrency service is one per set, not one per step, plus the
-    service's own tag when a limit names it."""
-    return [t for t in task_tags(plan, step) if not t.startswith("service:")]
-
-
 def creation_tags(plan: Plan, step: Step, limited: frozenset[str]) -> list[str]:
     """The tags a step's task run is created with: none, unless one of its tags has a
     Prefect tag concurrency limit (``limited``, from ``tag_limits_apply``); then the
@@ -104,26 +97,25 @@ def tag_limits_apply(plan: Plan) -> frozenset[str]:
     try:
         from prefect.client.orchestration import get_client
 
-        found: set[str] = set()
         with get_client(sync_client=True) as client:
-            offset = 0
-            for _ in range(100):  # bounded: 200 limits a page
-                page = client.read_global_concurrency_limits(limit=200, offset=offset)
-                found |= {g.name[4:] for g in page if g.name.startswith("tag:")}
-                if len(page) < 200:
-                    break
-                offset += 200
-            offset = 0
-            for _ in range(100):
-                old = client.read_concurrency_limits(limit=200, offset=offset)
-                found |= {c.tag for c in old}
-                if len(old) < 200:
-                    break
-                offset += 200
+            found = {g.name[4:] for g in _pages(client.read_global_concurrency_limits)
+                     if g.name.startswith("tag:")}
+            found |= {c.tag for c in _pages(client.read_concurrency_limits)}
     except Exception as exc:  # noqa: BLE001 - cannot tell: honour whatever may exist
         _log.debug("could not read tag concurrency limits: %s", exc)
         return frozenset(wanted)
     return frozenset(wanted & found)
+
+
+def _pages(read: Any, size: int = 200, most: int = 100) -> list[Any]:
+    """Every item of a paged Prefect read (``read(limit=, offset=)``), at most ``most`` pages."""
+    items: list[Any] = []
+    for page_no in range(most):
+        page = read(limit=size, offset=page_no * size)
+        items.extend(page)
+        if len(page) < size:
+            break
+    return items
 
 
 def late_tags(plan: Plan, step: Step) -> None:

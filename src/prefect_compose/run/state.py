@@ -118,6 +118,7 @@ class RunState:
     records: dict[str, StepRecord] = field(default_factory=dict)  # by step
     start_slots: threading.Semaphore | None = None
     journal: Journal = field(default_factory=Journal)  # replacements, for rollback
+    background: list[threading.Thread] = field(default_factory=list)  # run/cleanup.py
     limited_tags: frozenset[str] = frozenset()  # task tags a Prefect tag concurrency limit names
     out: Output = field(init=False)
 
