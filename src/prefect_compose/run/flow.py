@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 import uuid
 from typing import Any
 
@@ -24,26 +22,19 @@ from prefect.utilities.annotations import allow_failure
 
 from prefect_compose import masking
 from prefect_compose.engine import Engine
-from prefect_compose.errors import ComposeError
 from prefect_compose.plan.compile import Step, refuse_providers
 from prefect_compose.plan.containers import check_file_sources
-from prefect_compose.run.cleanup import cleanup_flow_run, wind_up
-from prefect_compose.run.faults import preflight
-from prefect_compose.run.lock import acquire, release_lock_of_run
-from prefect_compose.run.milestones import (Milestones, creation_tags, late_tags,
-                                            tag_limits_apply)
-from prefect_compose.run.prepare import prepare
-from prefect_compose.run.reaper import reap
-from prefect_compose.run.report import publish_plan, publish_summary
-from prefect_compose.run.schedule import Scheduler
+from prefect_compose.run.cleanup import cleanup_flow_run
+from prefect_compose.run.deploy import deploy, step_finished
+from prefect_compose.run.lock import release_lock_of_run
+from prefect_compose.run.milestones import creation_tags, late_tags
+from prefect_compose.run.reporting import PrefectReporter
 from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
 from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
 _RUNS: dict[str, RunState] = {}
 _PRELOADED: dict[str, tuple] = {}  # see preload()
-_MILESTONES: dict[str, Milestones] = {}
-_output_logger = logging.getLogger("prefect_compose.output")
 
 
 def _not_thread_timeout_warning(record: logging.LogRecord) -> bool:
@@ -55,17 +46,6 @@ def _not_thread_timeout_warning(record: logging.LogRecord) -> bool:
 logging.getLogger("prefect.task_runs").addFilter(_not_thread_timeout_warning)
 
 
-def _api_logger_for(run_logger: Any) -> logging.LoggerAdapter:
-    """A logger that sends to the Prefect API under the task run but not to the console."""
-    if not _output_logger.handlers:
-        from prefect.logging.handlers import APILogHandler
-
-        _output_logger.addHandler(APILogHandler())
-        _output_logger.setLevel(logging.INFO)
-        _output_logger.propagate = False
-    return logging.LoggerAdapter(_output_logger, dict(getattr(run_logger, "extra", {}) or {}))
-
-
 # -- the step task ---------------------------------------------------------------------------
 @task(name="step", cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 def run_step(run_id: str, step_id: str) -> Any:
@@ -73,10 +53,8 @@ def run_step(run_id: str, step_id: str) -> Any:
     rs = _RUNS[run_id]
     late_tags(rs.plan, rs.plan.step(step_id))
     logger = get_run_logger()
-    record = execute(rs, step_id, StepLog(logger, _api_logger_for(logger)))
-    _MILESTONES[run_id].step_finished(
-        step_id, record.outcome.value, message=rs.out.mask(record.message),
-        exit_code=record.exit_code, optional=rs.plan.step(step_id).optional)
+    record = execute(rs, step_id, StepLog(logger, rs.reporter.api_logger(logger)))
+    step_finished(rs, record)
     return _task_state(rs, record)
 
 
@@ -133,40 +111,19 @@ def compose_up(project_dir: str | None = None, files: list[str] | None = None,
                   options=Options(force_recreate=force_recreate, no_recreate=no_recreate,
                                   echo=echo, rollback=not no_rollback))
     _RUNS[rs.id] = rs
-    _MILESTONES[rs.id] = milestones = Milestones(plan, rs.flow_run_id, flow_run.name)
-    watcher = _CancelWatcher(rs)
-    lease = None
+    reporter = PrefectReporter(rs.flow_run_id, str(flow_run.name or project.name), logger)
     try:
-        say = _say(rs, logger)
-        lease = acquire(engine, project.name, flow_run_id=rs.flow_run_id,
-                        flow_run_name=str(flow_run.name or project.name),
-                        wait_s=parse_duration(wait_lock) if wait_lock else 0.0, say=say)
-        mark("flow: locked")
-        reap(engine, project.name, say, holding_lock=True)
-        preflight(engine, project, plan)  # every image and name, before anything is created
-        mark("flow: reaped and preflight")
-        publish_plan(plan, logger)
-        mark("flow: plan published")
-        milestones.started()
-        for w in plan.warnings:
-            logger.warning(w)
-        mark("flow: started event")
-        prepare(rs, logger)
-        mark("flow: prepared")
-        rs.limited_tags = tag_limits_apply(plan)
-        watcher.start()
-        return _execute(rs, logger)
-    except ComposeError as exc:  # before the first step: the lock, an image, a name, a build
-        rs.out.status("up", str(exc))
-        logger.error(rs.out.mask(str(exc)))
-        return Failed(message=rs.out.mask(str(exc)))
-    finally:
-        if lease is not None:
-            _release(lease, logger)
-        watcher.stop()
+        v = deploy(rs, reporter, lambda step, wait_for: _submit_step(rs, step, wait_for),
+                   wait_lock_s=parse_duration(wait_lock) if wait_lock else 0.0,
+                   watch_cancel=bool(os.environ.get("PREFECT_API_URL")))
+    finally:  # an ephemeral server: nobody else can cancel this run, no watcher
         _RUNS.pop(rs.id, None)
-        _MILESTONES.pop(rs.id, None)
         engine.close()
+    if v.status == "completed":
+        return Completed(message=v.message)
+    if v.status == "cancelled":
+        return Cancelled(message=v.message)
+    return Failed(message=v.message)
 
 
 def preload(named: dict[str, Any], project: Any, plan: Any, engine: Engine) -> None:
@@ -197,71 +154,6 @@ def _loaded(named: dict[str, Any]) -> tuple[Any, Any, Engine]:
     return project, plan, Engine.connect(options.docker_host_block)
 
 
-def _release(lease: Any, logger: Any) -> None:
-    """Release the lock; an engine lost meanwhile leaves it, and the next `up` takes it over
-    (its holder, this process, is gone by then): said, never a crash of the run."""
-    try:
-        lease.release()
-    except ComposeError as exc:
-        logger.warning(f"could not release the deployment lock ({exc}); the next up of "
-                       "the project takes it over")
-
-
-def _say(rs: RunState, logger: Any):
-    """Lock and reaper lines: on the terminal and in the flow run's logs."""
-    api_logger = _api_logger_for(logger)
-
-    def say(line: str) -> None:
-        rs.out.status("up", line)
-        api_logger.warning(line)
-    return say
-
-
-def _execute(rs: RunState, logger: Any) -> State:
-    scheduler = Scheduler(rs, lambda step, wait_for: _submit_step(rs, step, wait_for))
-    interrupted: BaseException | None = None
-    try:
-        scheduler.run()
-    except BaseException as exc:  # KeyboardInterrupt, TerminationSignal: stop what we started
-        interrupted = exc
-        rs.fail("interrupted", cancelled=True)
-        rs.out.status("up", "interrupted: stopping what this deployment started")
-        try:
-            scheduler.run(deadline=time.monotonic() + rs.max_grace() + 15)
-        except BaseException:  # noqa: BLE001 - a second Ctrl-C: go straight to cleanup
-            pass
-    mark("flow: steps done")
-    v = wind_up(rs, logger)
-    mark("flow: wound up")
-    publish_summary(rs, logger)
-    mark("flow: summary published")
-    _finished(rs, v)
-    mark("flow: final events")
-    if interrupted is not None:  # cleaned up: the run ends Cancelled, not Crashed
-        rs.out.status("up", f"interrupted ({type(interrupted).__name__}): stopped what this "
-                            "deployment started")
-    if v.status == "completed":
-        return Completed(message=v.message)
-    if v.status == "cancelled":
-        return Cancelled(message=v.message)
-    return Failed(message=v.message)
-
-
-def _finished(rs: RunState, v: Any) -> None:
-    """The closing events: rolled back (when services were put back), then completed, failed
-    (naming the first failed step) or cancelled."""
-    failed = next((r for r in (rs.records[s.id] for s in rs.plan.steps)
-                   if r.outcome.failed and not rs.plan.step(r.step).optional), None)
-    if rs.journal.rolled_back:  # before the closing event, as it happened before the end
-        _MILESTONES[rs.id].rolled_back(
-            list(rs.journal.rolled_back),
-            reason=f"{failed.step} failed" if failed else v.status,
-            failed_step=failed.step if failed else None)
-    _MILESTONES[rs.id].finished(v.status, v.message,
-                                failed_step=failed.step if failed else None,
-                                exit_code=failed.exit_code if failed else None)
-
-
 def _submit_step(rs: RunState, step: Step, wait_for: list[Any]) -> Any:
     """One task run for the step, submitted once its upstreams are done (run/schedule.py):
     ``wait_for`` (done already) only draws the graph's edges in the UI; whether a failed
@@ -280,39 +172,6 @@ def _backstop(rs: RunState, step: Step) -> float | None:
     attempts = 1 + sp.retries
     return step.timeout_s * attempts + sp.retry_delay_s * (attempts - 1) + \
         rs.grace(step.service) + 30
-
-
-class _CancelWatcher:
-    """An in-process run never sees a cancel from the UI: poll the flow run's state."""
-
-    def __init__(self, rs: RunState) -> None:
-        self.rs = rs
-        self._stop = threading.Event()
-
-    def start(self) -> None:
-        if not os.environ.get("PREFECT_API_URL"):
-            return  # ephemeral server: nobody else can cancel this run
-        threading.Thread(target=self._run, name="cancel-watcher", daemon=True).start()
-
-    def _run(self) -> None:
-        from prefect.client.orchestration import get_client
-
-        try:
-            with get_client(sync_client=True) as client:
-                while not self._stop.wait(1.0):
-                    try:
-                        state = client.read_flow_run(uuid.UUID(self.rs.flow_run_id)).state
-                    except Exception:  # noqa: BLE001 - keep watching
-                        continue
-                    if state is not None and (state.is_cancelling() or state.is_cancelled()):
-                        self.rs.fail("cancelled from Prefect", cancelled=True)
-                        self.rs.out.status("up", "flow run cancelled: stopping containers")
-                        return
-        except Exception:  # noqa: BLE001
-            return
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def on_cancel_or_crash(flow: Any, flow_run: Any, state: Any) -> None:

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from typing import Any
 
 from prefect_compose.plan.compile import Plan, Step
+from prefect_compose.run.reporting import tag_flow_run  # noqa: F401 - the one-off flows' import
 
 EVENT_PREFIX = "prefect-compose"
 PROGRESS_EVERY_S = 1.0
@@ -89,33 +89,15 @@ def creation_tags(plan: Plan, step: Step, limited: frozenset[str]) -> list[str]:
     return [t for t in tags if not t.startswith("service:") or t in limited]
 
 
-def tag_limits_apply(plan: Plan) -> frozenset[str]:
+def tag_limits_apply(plan: Plan, reporter: Any) -> frozenset[str]:
     """The task tags of this plan that a Prefect tag concurrency limit names (both kinds:
-    the global ``tag:NAME`` limits and the older per-tag ones). Two API reads. When the
-    server cannot be asked, every tag counts as limited: the limits stay honoured."""
+    the global ``tag:NAME`` limits and the older per-tag ones), as ``reporter`` reads them.
+    When the server cannot be asked, every tag counts as limited: the limits stay honoured."""
     wanted = {t for s in plan.steps for t in task_tags(plan, s)}
-    try:
-        from prefect.client.orchestration import get_client
-
-        with get_client(sync_client=True) as client:
-            found = {g.name[4:] for g in _pages(client.read_global_concurrency_limits)
-                     if g.name.startswith("tag:")}
-            found |= {c.tag for c in _pages(client.read_concurrency_limits)}
-    except Exception as exc:  # noqa: BLE001 - cannot tell: honour whatever may exist
-        _log.debug("could not read tag concurrency limits: %s", exc)
+    found = reporter.tag_limits()
+    if found is None:
         return frozenset(wanted)
-    return frozenset(wanted & found)
-
-
-def _pages(read: Any, size: int = 200, most: int = 100) -> list[Any]:
-    """Every item of a paged Prefect read (``read(limit=, offset=)``), at most ``most`` pages."""
-    items: list[Any] = []
-    for page_no in range(most):
-        page = read(limit=size, offset=page_no * size)
-        items.extend(page)
-        if len(page) < size:
-            break
-    return items
+    return frozenset(wanted & set(found))
 
 
 def late_tags(plan: Plan, step: Step) -> None:
@@ -137,28 +119,12 @@ def flow_run_tags(project: str, service: str | None = None) -> list[str]:
     return [f"project:{project}"] + ([f"service:{service}", "kind:one-off"] if service else [])
 
 
-def tag_flow_run(flow_run_id: str | None, tags: list[str]) -> None:
-    """Add ``tags`` to the flow run (its project is only known once the flow loaded it)."""
-    if not flow_run_id:
-        return
-    from prefect.client.orchestration import get_client
-
-    try:
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(uuid.UUID(str(flow_run_id)))
-            merged = list(dict.fromkeys([*(run.tags or []), *tags]))
-            if merged != list(run.tags or []):
-                client.update_flow_run(run.id, tags=merged)
-    except Exception as exc:  # noqa: BLE001 - reporting only
-        _log.warning(f"could not tag flow run {flow_run_id}: {exc}")
-
-
 # -- events ----------------------------------------------------------------------------------
 def emit(name: str, project: str, flow_run_id: str | None, *, flow_run_name: str | None = None,
-         payload: dict[str, Any] | None = None, step: str | None = None) -> None:
-    """Emit ``prefect-compose.NAME`` about ``project``, related to its flow run."""
-    from prefect.events import emit_event
-
+         payload: dict[str, Any] | None = None, step: str | None = None,
+         reporter: Any = None) -> None:
+    """Emit ``prefect-compose.NAME`` about ``project``, related to its flow run (through
+    ``reporter``, else Prefect's client)."""
     related = []
     if flow_run_id:
         related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
@@ -167,12 +133,14 @@ def emit(name: str, project: str, flow_run_id: str | None, *, flow_run_name: str
     body = {"project": project, "flow_run_id": flow_run_id, **(payload or {})}
     if step is not None:
         body["step"] = step
+    resource = {"prefect.resource.id": f"{EVENT_PREFIX}.project.{project}",
+                "prefect.resource.name": project, f"{EVENT_PREFIX}.project": project}
     try:
-        emit_event(event=f"{EVENT_PREFIX}.{name}",
-                   resource={"prefect.resource.id": f"{EVENT_PREFIX}.project.{project}",
-                             "prefect.resource.name": project,
-                             f"{EVENT_PREFIX}.project": project},
-                   related=related, payload=body)
+        if reporter is None:
+            from prefect_compose.run.reporting import PrefectReporter
+
+            reporter = PrefectReporter(flow_run_id, flow_run_name or project, None)
+        reporter.emit(f"{EVENT_PREFIX}.{name}", resource, related, body)
     except Exception as exc:  # noqa: BLE001
         _log.warning(f"could not emit {name}: {exc}")
 
@@ -193,11 +161,12 @@ class Milestones:
     ends (from any task thread), ``rolled_back()`` when services were put back, and
     ``finished()`` with the final state's outcome."""
 
-    def __init__(self, plan: Plan, flow_run_id: str | None, flow_run_name: str | None = None):
+    def __init__(self, plan: Plan, reporter: Any):
         self.plan = plan
         self.project = plan.project
-        self.flow_run_id = flow_run_id
-        self.flow_run_name = flow_run_name or plan.project
+        self.reporter = reporter
+        self.flow_run_id = reporter.flow_run_id
+        self.flow_run_name = reporter.flow_run_name or plan.project
         self.total = len(plan.steps)
         self.done: set[str] = set()
         self._lock = threading.Lock()
@@ -208,23 +177,21 @@ class Milestones:
         self._flusher: threading.Thread | None = None
 
     def _emit(self, name: str, **kw: Any) -> None:
-        emit(name, self.project, self.flow_run_id, flow_run_name=self.flow_run_name, **kw)
+        emit(name, self.project, self.flow_run_id, flow_run_name=self.flow_run_name,
+             reporter=self.reporter, **kw)
 
     def started(self) -> None:
-        tag_flow_run(self.flow_run_id, flow_run_tags(self.project))
+        self.reporter.tag_flow_run(flow_run_tags(self.project))
         self._create_progress()
         self._emit("deployment.started", payload={"steps": self.total,
                                                   "services": len(self.plan.services)})
 
     def _create_progress(self) -> None:
-        from prefect.artifacts import create_progress_artifact
-
         from prefect_compose.run.report import artifact_key
 
         try:
-            self._artifact_id = create_progress_artifact(
-                progress=0.0, key=artifact_key(self.project, "progress"),
-                description=self._describe())
+            self._artifact_id = self.reporter.progress_artifact(
+                artifact_key(self.project, "progress"), self._describe())
         except Exception as exc:  # noqa: BLE001
             _log.warning(f"could not create the progress artifact: {exc}")
 
@@ -269,10 +236,8 @@ class Milestones:
     def _update_progress(self, percent: float, description: str) -> None:
         if self._artifact_id is None:
             return
-        from prefect.artifacts import update_progress_artifact
-
         try:
-            update_progress_artifact(self._artifact_id, percent, description=description)
+            self.reporter.update_progress(self._artifact_id, percent, description)
         except Exception as exc:  # noqa: BLE001
             _log.warning(f"could not update the progress artifact: {exc}")
 

@@ -17,16 +17,15 @@ def artifact_key(project: str, what: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", f"{project}-{what}".lower())
 
 
-def publish_plan(plan: Plan, logger: Any) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
+def publish_plan(plan: Plan, logger: Any, reporter: Any = None) -> None:
+    """The plan artifact, through ``reporter`` (run/reporting.py; Prefect's client in the
+    current flow run when None)."""
     from prefect_compose.plan.render import plan_artifact_markdown
 
     try:
-        create_markdown_artifact(
-            key=artifact_key(plan.project, "plan"),
-            markdown=masking.mask(plan_artifact_markdown(plan)),
-            description=f"compiled plan of {plan.project}")
+        _reporter(reporter, logger).markdown_artifact(
+            artifact_key(plan.project, "plan"), masking.mask(plan_artifact_markdown(plan)),
+            f"compiled plan of {plan.project}")
     except Exception as exc:  # noqa: BLE001
         logger.warning(f"could not publish the plan artifact: {exc}")
 
@@ -54,9 +53,15 @@ def summary_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def publish_summary(rs: RunState, logger: Any) -> None:
-    from prefect.artifacts import create_table_artifact
+def _reporter(reporter: Any, logger: Any) -> Any:
+    if reporter is not None:
+        return reporter
+    from prefect_compose.run.reporting import PrefectReporter
 
+    return PrefectReporter(None, "", logger)
+
+
+def publish_summary(rs: RunState, logger: Any, reporter: Any = None) -> None:
     rows = masking.mask_obj(summary_rows(rs))
     description = f"outcome of each step of {rs.project.name}"
     if rs.journal.rolled_back:
@@ -65,8 +70,8 @@ def publish_summary(rs: RunState, logger: Any) -> None:
     if rs.journal.failed:
         description += f"; could NOT be rolled back: {', '.join(rs.journal.failed)}"
     try:
-        create_table_artifact(key=artifact_key(rs.project.name, "summary"), table=rows,
-                              description=description)
+        _reporter(reporter, logger).table_artifact(
+            artifact_key(rs.project.name, "summary"), rows, description)
     except Exception as exc:  # noqa: BLE001
         logger.warning(f"could not publish the summary artifact: {exc}")
     rs.out.block(summary_lines(rows))

@@ -120,6 +120,8 @@ class RunState:
     journal: Journal = field(default_factory=Journal)  # replacements, for rollback
     background: list[threading.Thread] = field(default_factory=list)  # run/cleanup.py
     limited_tags: frozenset[str] = frozenset()  # task tags a Prefect tag concurrency limit names
+    reporter: Any = None  # where its records go (run/reporting.py)
+    milestones: Any = None  # its progress and events (run/milestones.py)
     out: Output = field(init=False)
 
     def __post_init__(self) -> None:
