@@ -68,8 +68,6 @@ def _check_wait_lock(value: str | None) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    import os
-
     from prefect_compose.trace import mark
 
     mark("up: start")
@@ -89,8 +87,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         from prefect_compose.cli.server import configure_environment
 
-        configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
+        api = configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
         mark("up: server found")
+        code = _up_direct(args, api, project, plan, engine)
+        if code is not None:
+            return code
         from prefect.logging.configuration import setup_logging
 
         from prefect_compose.run import liveview
@@ -102,12 +103,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         engine.close()
         raise
     settings = liveview.resolve(args.progress, args.ansi, args.verbose)
-    named = dict(project_dir=project.working_dir,
-                 files=[os.path.abspath(f) for f in project.files],
-                 project_name=project.name, profiles=list(args.profiles) or None,
-                 env_files=[os.path.abspath(e) for e in args.env_files] or None,
-                 job_timeout=args.job_timeout, docker_host_block=None,
-                 allow=list(args.allow) or None, block=None)
+    named = _named(args, project)
     preload(named, project, plan, engine)  # the flow run does not load or connect again
     try:  # SIGTERM arrives as KeyboardInterrupt (the one handler is in cli/main.py)
         with liveview.session(settings):
@@ -131,6 +127,60 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 130
     print(f"up: {message}", file=sys.stderr)
     return 1
+
+
+def _named(args: argparse.Namespace, project) -> dict:
+    """The `compose-up` flow's parameters that name the project: paths and names only."""
+    import os
+
+    return dict(project_dir=project.working_dir,
+                files=[os.path.abspath(f) for f in project.files],
+                project_name=project.name, profiles=list(args.profiles) or None,
+                env_files=[os.path.abspath(e) for e in args.env_files] or None,
+                job_timeout=args.job_timeout, docker_host_block=None,
+                allow=list(args.allow) or None, block=None)
+
+
+def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine) -> int | None:
+    """`up` with Prefect off the critical path (run/direct.py), when it can be: the exit
+    code, or None to run the `compose-up` flow in this process instead."""
+    from prefect_compose.run import direct
+
+    if not api or not direct.wanted(args.verbose):
+        return None
+    from prefect_compose.run.rest import PrefectRest
+
+    rest = PrefectRest(api)
+    if direct.tag_limited(rest, plan):
+        return None  # Prefect's task engine acquires the slots: the flow runs
+    from prefect_compose.run import liveview
+    from prefect_compose.run.state import Options
+    from prefect_compose.trace import mark
+    from prefect_compose.units import parse_duration
+
+    named = _named(args, project)
+    parameters = dict(named)  # every parameter of the flow, as Prefect records them
+    parameters.update(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
+                      no_rollback=args.no_rollback, echo=True, wait_lock=args.wait_lock)
+    options = Options(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
+                      echo=True, rollback=not args.no_rollback)
+    settings = liveview.resolve(args.progress, args.ansi, args.verbose)
+    try:
+        with liveview.session(settings):
+            v = direct.run(rest, parameters, project, plan, engine, options,
+                           wait_lock_s=parse_duration(args.wait_lock) if args.wait_lock
+                           else 0.0)
+    except KeyboardInterrupt:
+        engine.close()
+        print("up: interrupted; containers this deployment started were stopped",
+              file=sys.stderr)
+        return 130
+    if v is None:
+        return None  # the server did not take the flow run: nothing done yet
+    engine.close()
+    mark("up: flow returned")
+    print(f"up: {v.message}", file=sys.stderr)
+    return {"completed": 0, "cancelled": 130}.get(v.status, 1)
 
 
 # -- down / ps / logs ----------------------------------------------------------------------------

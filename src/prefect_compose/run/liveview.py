@@ -142,6 +142,11 @@ def console_for(project: str, services: list[str], steps: list[tuple[str, str]],
 def flow_run_url(flow_run_id: str) -> str | None:
     """The flow run's page in the Prefect UI (None when no UI is known)."""
     try:
+        if "prefect" not in sys.modules:  # the CLI's direct `up` (run/direct.py): no import
+            from prefect_compose.run.rest import PrefectRest
+
+            api = os.environ.get("PREFECT_API_URL")
+            return PrefectRest(api).ui_url(f"runs/flow-run/{flow_run_id}") if api else None
         from prefect.utilities.urls import url_for
 
         return url_for("flow-run", obj_id=flow_run_id)
