@@ -125,3 +125,71 @@ def test_direct_up_must_send_container_output_to_the_task_run_logs(
         assert any(str(rec.task_run_id) == str(migrate.id) for rec in logs)
     finally:
         pc.cleanup_project(docker_client, project)
+
+
+class _BreakingPrefect:
+    """A Prefect API that creates the flow run, then fails every other call (HTTP 503): a
+    server that goes away mid-deployment. Loopback, a free port, stopped by the test."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        import uuid
+
+        calls: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_any(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                calls.append(f"{self.command} {self.path}")
+                if self.path in ("/api/flows/", "/api/flow_runs/"):
+                    body = json.dumps({"id": str(uuid.uuid4())}).encode()
+                elif self.path.endswith("concurrency_limits/filter"):
+                    body = b"[]"
+                else:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PATCH = do_any
+
+        self.calls = calls
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_prefect_server_failing_mid_run_must_not_fail_the_deployment(
+        pc, busybox_image, docker_client):
+    """Reporting is never the deployment: every record refused after the flow run's creation,
+    `up` still deploys (exit 0, the services running), and says once that it could not
+    report."""
+    server = _BreakingPrefect()
+    project = f"direct-broken-{int(time.time()) % 100000}"
+    try:
+        res = pc.run_cli("up", EXAMPLE, project, env={"PREFECT_API_URL": server.url},
+                         timeout=180)
+        assert res.rc == 0, res.show()
+        assert res.stderr.count("could not report to Prefect") == 1, res.stderr
+        running = {c["Config"]["Labels"]["com.docker.compose.service"]
+                   for c in pc.containers_of(docker_client, project, all=False)}
+        assert running == {"db", "web"}, running
+        assert any(c.startswith("POST /api/events") for c in server.calls), server.calls
+    finally:
+        server.stop()
+        pc.cleanup_project(docker_client, project)

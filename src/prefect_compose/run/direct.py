@@ -197,8 +197,11 @@ class RestReporter:
     def tag_flow_run(self, tags: list[str]) -> None:
         merged = list(dict.fromkeys([*self._tags, *tags]))
         if merged != self._tags:
-            self.rest.call("PATCH", f"/flow_runs/{self.flow_run_id}", {"tags": merged})
-            self._tags = merged
+            try:
+                self.rest.call("PATCH", f"/flow_runs/{self.flow_run_id}", {"tags": merged})
+                self._tags = merged
+            except RestError as exc:
+                _warn(str(exc))
 
     def tag_limits(self) -> set[str] | None:
         return set()  # checked before this run was created: none applies (tag_limited)
@@ -268,14 +271,16 @@ class TaskRunRecord:
                                          for u in upstream]},
             "run_count": 0, "flow_run_run_count": 1, "expected_start_time": _iso()}
 
-    def state(self, kind: str, name: str, message: str = "") -> None:
-        now = time.time()
+    def state(self, kind: str, name: str, message: str = "", at: float | None = None) -> None:
+        now = time.time() if at is None else at
         if kind == "RUNNING":
             self.body.update(run_count=1, start_time=_iso(now))
             self._started = now
         elif kind in ("COMPLETED", "FAILED", "CANCELLED"):
             self.body["end_time"] = _iso(now)
             if "start_time" in self.body:
+                now = max(now, self._started)
+                self.body["end_time"] = _iso(now)
                 self.body["total_run_time"] = round(now - self._started, 6)
         validated = {"type": kind, "name": name, "message": message, "state_details": {},
                      "data": None}
@@ -303,15 +308,19 @@ class TaskRunRecord:
         self.reporter.add_event(event)
 
     def ended(self, rs: RunState, record: StepRecord) -> None:
-        """The final state, as run/flow.py's task returns it."""
+        """The final state, as run/flow.py's task returns it, dated when the step ended
+        (before its dependents could start: their task runs start after it ends)."""
         text = rs.out.mask(record.message)
+        at = None
+        if record.ended_at is not None:
+            at = time.time() - (time.monotonic() - record.ended_at)
         if record.outcome.succeeded:
-            self.state("COMPLETED", "Completed", f"{record.step}: {record.outcome.value}")
+            self.state("COMPLETED", "Completed", f"{record.step}: {record.outcome.value}", at)
         elif record.outcome in (StepOutcome.CANCELLED, StepOutcome.NOT_STARTED):
-            self.state("CANCELLED", "Cancelled", f"{record.step} {text}")
+            self.state("CANCELLED", "Cancelled", f"{record.step} {text}", at)
         else:
             name = "TimedOut" if record.outcome is StepOutcome.TIMED_OUT else "Failed"
-            self.state("FAILED", name, text or f"{record.step} failed")
+            self.state("FAILED", name, text or f"{record.step} failed", at)
         self.reporter._wake.set()
 
 

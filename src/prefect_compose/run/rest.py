@@ -68,7 +68,7 @@ class PrefectRest:
                 if attempt == 0:
                     continue  # an idle keep-alive connection the server closed: once more
                 raise RestError(f"{method} {path}: {exc}") from None
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 self._connection(fresh=True)
                 raise RestError(f"{method} {path}: {exc}") from None
             if resp.status >= 300:
