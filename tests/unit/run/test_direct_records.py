@@ -1,0 +1,125 @@
+"""run/direct.py writes a step's task run as Prefect's task engine does: one state event per
+state change, each following the one before, the task run's times in its payload; the final
+state is the one the flow's task returns for the same outcome. Pure logic: the reporter is a
+list."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from prefect_compose.run.direct import RestReporter, TaskRunRecord, tag_limited
+from prefect_compose.run.rest import RestError
+from prefect_compose.run.state import StepOutcome, StepRecord
+
+
+class _Reporter:
+    flow_run_id = "11111111-1111-1111-1111-111111111111"
+    flow_id = "22222222-2222-2222-2222-222222222222"
+    flow_run_name = "shop"
+    related = RestReporter.related
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self._wake = SimpleNamespace(set=lambda: None)
+
+    def add_event(self, event: dict) -> None:
+        self.events.append(event)
+
+
+def _plan():
+    from prefect_compose.project import ProjectOptions, load_and_compile
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "release" / "compose.yaml"
+    return load_and_compile(ProjectOptions(files=[str(example)]))[1]
+
+
+def _rs():
+    return SimpleNamespace(out=SimpleNamespace(mask=lambda t: t))
+
+
+def test_each_state_must_follow_the_one_before_with_the_task_runs_times():
+    plan = _plan()
+    rep = _Reporter()
+    step = plan.step("migrate")
+    tr = TaskRunRecord(rep, plan, step, 2, ["33333333-3333-3333-3333-333333333333"])
+    tr.state("PENDING", "Pending")
+    tr.state("RUNNING", "Running")
+    record = StepRecord(service="migrate", step="migrate", kind="job", outcome=StepOutcome.OK,
+                        started_at=time.monotonic(), ended_at=time.monotonic())
+    tr.ended(_rs(), record)
+    names = [e["event"] for e in rep.events]
+    assert names == ["prefect.task-run.Pending", "prefect.task-run.Running",
+                     "prefect.task-run.Completed"]
+    assert "follows" not in rep.events[0]
+    assert rep.events[1]["follows"] == rep.events[0]["id"]
+    assert rep.events[2]["follows"] == rep.events[1]["id"]
+    last = rep.events[2]["payload"]
+    assert last["intended"] == {"from": "RUNNING", "to": "COMPLETED"}
+    body = last["task_run"]
+    assert body["name"] == "migrate" and body["run_count"] == 1
+    assert body["tags"] == ["project:release", "service:migrate", "kind:job"]
+    assert body["task_inputs"]["wait_for"] == [
+        {"input_type": "task_run", "id": "33333333-3333-3333-3333-333333333333"}]
+    assert body["start_time"] <= body["end_time"] and body["total_run_time"] >= 0
+    roles = {r["prefect.resource.role"] for r in rep.events[2]["related"]}
+    assert {"flow-run", "flow", "tag"} <= roles  # the recorder finds the flow run by role
+
+
+@pytest.mark.parametrize("outcome,kind,name", [
+    (StepOutcome.OK, "COMPLETED", "Completed"),
+    (StepOutcome.UNCHANGED, "COMPLETED", "Completed"),
+    (StepOutcome.FAILED, "FAILED", "Failed"),
+    (StepOutcome.TIMED_OUT, "FAILED", "TimedOut"),
+    (StepOutcome.CANCELLED, "CANCELLED", "Cancelled"),
+    (StepOutcome.NOT_STARTED, "CANCELLED", "Cancelled"),
+])
+def test_the_final_state_must_be_the_flows_for_the_same_outcome(outcome, kind, name):
+    plan = _plan()
+    rep = _Reporter()
+    tr = TaskRunRecord(rep, plan, plan.step("migrate"), 0, [])
+    tr.state("PENDING", "Pending")
+    tr.ended(_rs(), StepRecord(service="migrate", step="migrate", kind="job",
+                               outcome=outcome, message="why"))
+    state = rep.events[-1]["payload"]["validated_state"]
+    assert (state["type"], state["name"]) == (kind, name)
+
+
+def test_an_end_must_be_dated_when_the_step_ended_not_when_it_was_sent():
+    plan = _plan()
+    rep = _Reporter()
+    tr = TaskRunRecord(rep, plan, plan.step("db"), 0, [])
+    tr.state("RUNNING", "Running")
+    ended = time.monotonic()
+    time.sleep(0.05)  # the dependents start here, before the end is sent
+    tr.ended(_rs(), StepRecord(service="db", step="db", kind="start",
+                               outcome=StepOutcome.CREATED, started_at=ended, ended_at=ended))
+    sent = time.time()
+    end = datetime.fromisoformat(rep.events[-1]["payload"]["task_run"]["end_time"]
+                                 .replace("Z", "+00:00")).timestamp()
+    assert end <= sent - 0.04
+
+
+class _Rest:
+    def __init__(self, answers: dict[str, list] | Exception) -> None:
+        self.answers = answers
+
+    def call(self, method: str, path: str, body=None):
+        if isinstance(self.answers, Exception):
+            raise self.answers
+        return self.answers.get(path, [])
+
+
+def test_a_tag_limit_on_a_plan_tag_must_send_the_run_to_the_flow():
+    plan = _plan()
+    assert not tag_limited(_Rest({}), plan)
+    assert not tag_limited(_Rest({"/v2/concurrency_limits/filter": [{"name": "tag:other"}]}),
+                           plan)
+    assert tag_limited(_Rest({"/v2/concurrency_limits/filter": [
+        {"name": "tag:project:release"}]}), plan)
+    assert tag_limited(_Rest({"/concurrency_limits/filter": [{"tag": "kind:job"}]}), plan)
+    assert tag_limited(_Rest(RestError("refused")), plan)  # cannot tell: the limits hold
