@@ -146,7 +146,7 @@ def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine)
     code, or None to run the `compose-up` flow in this process instead."""
     from prefect_compose.run import direct
 
-    if not api or not direct.wanted(args.verbose):
+    if not api or not direct.wanted(args.verbose, api):
         return None
     from prefect_compose.run.rest import PrefectRest
 

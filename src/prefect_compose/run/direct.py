@@ -16,7 +16,8 @@ It is used when a server is in use (`PREFECT_API_URL`, the kept server or the pr
 nothing needs Prefect's engine in this process: not in ephemeral mode, not with `--verbose`
 (Prefect's own engine lines are asked for), and not when a Prefect tag concurrency limit names
 one of the plan's task tags (Prefect's task engine acquires those slots). Then, or when
-`PREFECT_COMPOSE_ENGINE=prefect`, `up` runs the `compose-up` flow in process as before.
+`PREFECT_COMPOSE_ENGINE=prefect`, or against Prefect Cloud, `up` runs the `compose-up` flow in
+process as before.
 Under a worker, `serve` or `prefect deployment run`, the flow (run/flow.py) always runs.
 """
 
@@ -32,6 +33,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from prefect_compose.plan.compile import Plan, Step
 from prefect_compose.run.deploy import deploy, step_finished
@@ -64,10 +66,13 @@ def _iso(ts: float | None = None) -> str:
 
 
 # -- when ------------------------------------------------------------------------------------
-def wanted(verbose: bool) -> bool:
+def wanted(verbose: bool, api: str | None = None) -> bool:
     """Whether this `up` may run without Prefect's engine (the settings say nothing
-    against it)."""
+    against it). Prefect Cloud's API is not this server's (its events come in through a
+    websocket): a Cloud workspace gets the flow."""
     if verbose or os.environ.get("PREFECT_COMPOSE_ENGINE", "").strip().lower() == "prefect":
+        return False
+    if api and (urlsplit(api).hostname or "").endswith("prefect.cloud"):
         return False
     return os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() != "ephemeral"
 

@@ -123,3 +123,18 @@ def test_a_tag_limit_on_a_plan_tag_must_send_the_run_to_the_flow():
         {"name": "tag:project:release"}]}), plan)
     assert tag_limited(_Rest({"/concurrency_limits/filter": [{"tag": "kind:job"}]}), plan)
     assert tag_limited(_Rest(RestError("refused")), plan)  # cannot tell: the limits hold
+
+
+def test_the_flow_must_run_when_asked_or_when_the_direct_up_cannot_record(monkeypatch):
+    from prefect_compose.run.direct import wanted
+
+    monkeypatch.delenv("PREFECT_COMPOSE_ENGINE", raising=False)
+    monkeypatch.delenv("PREFECT_COMPOSE_SERVER", raising=False)
+    assert wanted(False, "http://127.0.0.1:4200/api")
+    assert not wanted(True, "http://127.0.0.1:4200/api")  # --verbose: Prefect's engine lines
+    assert not wanted(False, "https://api.prefect.cloud/api/accounts/a/workspaces/w")
+    monkeypatch.setenv("PREFECT_COMPOSE_ENGINE", "prefect")
+    assert not wanted(False, "http://127.0.0.1:4200/api")
+    monkeypatch.delenv("PREFECT_COMPOSE_ENGINE")
+    monkeypatch.setenv("PREFECT_COMPOSE_SERVER", "ephemeral")
+    assert not wanted(False, None)
