@@ -125,6 +125,19 @@ def file_archive(files: Sequence[FileCopy]) -> bytes:
     return buf.getvalue()
 
 
+def row_info(row: Mapping[str, Any]) -> ContainerInfo:
+    """A container list row as the runtime reads it: what the list call reports (no health,
+    exit code or creation time: those need an inspect)."""
+    labels = row.get("Labels") or {}
+    number = labels.get(LABEL_NUMBER)
+    names = row.get("Names") or [""]
+    return ContainerInfo(
+        id=row["Id"], name=names[0].lstrip("/"), service=labels.get(LABEL_SERVICE),
+        state=row.get("State", ""), health=None, exit_code=None, labels=dict(labels),
+        created="", number=int(number) if number and number.isdigit() else None,
+        image=row.get("Image", ""))
+
+
 def container_info(data: Mapping[str, Any]) -> ContainerInfo:
     """An inspect result as the runtime reads it."""
     labels = (data.get("Config") or {}).get("Labels") or {}

@@ -25,7 +25,8 @@ from typing import Any
 import docker
 
 from prefect_compose.errors import EngineError, EngineUnavailable, ResourceNotFound
-from prefect_compose.engine.apiconfig import container_config, container_info, file_archive
+from prefect_compose.engine.apiconfig import (container_config, container_info, file_archive,
+                                             row_info)
 from prefect_compose.engine.events import EventHub, Subscription, block
 from prefect_compose.engine.images import ImagesMixin
 from prefect_compose.engine.logs import LogsMixin
@@ -39,6 +40,8 @@ from prefect_compose.plan.specs import ContainerInfo, ContainerSpec
 def _default_where() -> str:
     return os.environ.get("DOCKER_HOST") or "the local socket (unix:///var/run/docker.sock)"
 
+
+NAME_FILTER_MAX = 16  # rows_named: more names than this, one list of all containers
 
 class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
     """One connection to one Docker engine. Thread-safe; create it inside the task that uses
@@ -172,15 +175,19 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
 
     def list_containers(self, project: str, service: str | None = None,
                         oneoff: bool | None = None, all: bool = True,  # noqa: A002
-                        extra_labels: Mapping[str, str] | None = None) -> list[ContainerInfo]:
+                        extra_labels: Mapping[str, str] | None = None,
+                        inspect: bool = True) -> list[ContainerInfo]:
         """The containers labelled with ``project`` (and nothing else), sorted by service,
-        number and name."""
+        number and name. ``inspect=False``: from the one list call only (id, name, service,
+        state, labels, image; no health, exit code or creation time), no inspect each (200
+        inspects cost 0.4 s)."""
         wanted = {LABEL_PROJECT: project, **(extra_labels or {})}
         if service is not None:
             wanted[LABEL_SERVICE] = service
         if oneoff is not None:
             wanted[LABEL_ONEOFF] = "True" if oneoff else "False"
-        result = self._containers_with(wanted, all=all, what=f"containers of project {project}")
+        result = self._containers_with(wanted, all=all, what=f"containers of project {project}",
+                                       inspect=inspect)
         return sorted(result, key=lambda c: (c.service or "", c.number or 0, c.name))
 
     def container_rows(self, project: str, oneoff: bool | None = None) -> list[dict]:
@@ -196,11 +203,15 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
                 if all((r.get("Labels") or {}).get(k) == v for k, v in wanted.items())]
 
     def rows_named(self, names: Sequence[str]) -> dict[str, dict]:
-        """{name: list row} of the containers holding exactly these names, in one call."""
+        """{name: list row} of the containers holding exactly these names, in one call: a
+        name filter for a few names, else every container, matched here (the engine tries
+        each of 200 name patterns on every container: 0.18 s, where the whole list takes
+        ~10 ms)."""
         if not names:
             return {}
+        filters = {"name": list(names)} if len(names) <= NAME_FILTER_MAX else {}
         with translated("list containers by name"):
-            rows = self._api.containers(all=True, filters={"name": list(names)})
+            rows = self._api.containers(all=True, filters=filters)
         wanted, out = set(names), {}
         for r in rows:
             for n in r.get("Names") or []:
@@ -213,7 +224,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         return self._containers_with(labels, all=True, what="containers")
 
     def _containers_with(self, wanted: Mapping[str, str], *, all: bool,  # noqa: A002
-                         what: str) -> list[ContainerInfo]:
+                         what: str, inspect: bool = True) -> list[ContainerInfo]:
         with translated(f"list {what}", self.where):
             rows = self._api.containers(all=all, filters={
                 "label": [f"{k}={v}" for k, v in wanted.items()]})
@@ -221,6 +232,9 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
         for row in rows:
             if any((row.get("Labels") or {}).get(k) != v for k, v in wanted.items()):
                 continue  # belt and braces: never return another project's container
+            if not inspect:
+                result.append(row_info(row))
+                continue
             with contextlib.suppress(ResourceNotFound):  # removed meanwhile
                 result.append(self.info(row["Id"]))
         return result

@@ -44,7 +44,7 @@ from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
 FLOW_NAME = "compose-up"
-FLUSH_S = 0.5  # logs and events go in batches, at most this long after they happened
+FLUSH_S = 0.1  # logs and events go in batches, at most this long after they happened
 MAX_WORKERS = 32  # as the flow's ThreadPoolTaskRunner: ready steps beyond wait their turn
 TASK_KEY = "step-compose-up"
 _LEVEL = logging.INFO  # Prefect's default run-logger level
@@ -85,7 +85,8 @@ def tag_limited(rest: PrefectRest, plan: Plan) -> bool:
         found = {g["name"][4:] for g in paged(rest, "/v2/concurrency_limits/filter")
                  if str(g.get("name", "")).startswith("tag:")}
         found |= {c["tag"] for c in paged(rest, "/concurrency_limits/filter")}
-    except (RestError, KeyError, TypeError):
+    except (RestError, KeyError, TypeError) as exc:
+        mark(f"direct: tag limits unknown ({exc})")
         return True
     return bool(tags & found)
 
@@ -223,7 +224,7 @@ class RestReporter:
             self._wake.clear()
             if self._closing.is_set():
                 return
-            time.sleep(0.05)  # a step's next lines, or its next state, in the same batch
+            time.sleep(0.02)  # a step's next lines, or its next state, in the same batch
             self.flush()
 
     def flush(self) -> None:
@@ -233,8 +234,10 @@ class RestReporter:
         try:
             if events:
                 self.rest.call("POST", "/events", events)
+                mark(f"direct: {len(events)} events sent")
             if logs:
                 self.rest.call("POST", "/logs/", logs)
+                mark(f"direct: {len(logs)} logs sent")
         except RestError as exc:
             _warn(str(exc))
 
@@ -243,7 +246,9 @@ class RestReporter:
         self._closing.set()
         self._wake.set()
         self._flusher.join(timeout=10)
+        mark("direct: flusher stopped")
         self.flush()
+        mark("direct: last batch sent")
         kind = {"completed": "COMPLETED", "cancelled": "CANCELLED"}.get(status, "FAILED")
         try:
             self.rest.call("POST", f"/flow_runs/{self.flow_run_id}/set_state", {
@@ -371,7 +376,8 @@ def run(rest: PrefectRest, parameters: dict[str, Any], project: Any, plan: Plan,
     try:
         reporter = RestReporter.create(rest, project.name, parameters,
                                        flow_run_tags(project.name))
-    except RestError:
+    except RestError as exc:
+        mark(f"direct: flow run not created ({exc})")
         return None
     mark("direct: flow run created")
     if not os.environ.get("PREFECT_API_URL"):  # the profile's server: the UI link needs it

@@ -68,7 +68,8 @@ def reap_replacements(engine: Engine, project: str, say: Callable[[str], None]) 
     """Old containers set aside (``NAME-rollback-ID``) by an `up` that died: restored when no
     container of their service runs, removed when one does; new containers never started
     under their temporary name (``ID_NAME``): removed. One line each."""
-    containers = [c for c in engine.list_containers(project, oneoff=False) if c.service]
+    containers = [c for c in engine.list_containers(project, oneoff=False, inspect=False)
+                  if c.service]
     done: list[str] = []
     backups = [(c, m) for c in containers if (m := _BACKUP.match(c.name))
                and c.id.startswith(m.group("id"))]

@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +21,18 @@ from urllib.parse import urlsplit
 TIMEOUT_S = 10.0
 
 
+RETRIES = 6
+BACKOFF_S = 0.1  # then 0.2, 0.4, ... (3.2 s at most): 6.3 s in all
+
+
 class RestError(OSError):
     pass
+
+
+class _Busy(Exception):
+    def __init__(self, text: str, retry_after: float | None) -> None:
+        super().__init__(text)
+        self.retry_after = retry_after
 
 
 def now_iso() -> str:
@@ -55,7 +66,21 @@ class PrefectRest:
         return conn
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One call; a busy server (429, 502, 503: a SQLite server answers 503 while another
+        writer holds the database) is asked again after a growing pause, as Prefect's own
+        client does, up to RETRIES times."""
         data = None if body is None else json.dumps(body, default=str)
+        for attempt in range(RETRIES + 1):
+            try:
+                return self._call_once(method, path, data)
+            except _Busy as busy:
+                if attempt == RETRIES:
+                    raise RestError(str(busy)) from None
+                time.sleep(busy.retry_after if busy.retry_after is not None
+                           else BACKOFF_S * 2 ** attempt)
+        raise RestError(f"{method} {path}: no answer")  # pragma: no cover - loop returns
+
+    def _call_once(self, method: str, path: str, data: str | None) -> Any:
         self.requests += 1
         for attempt in (0, 1):
             conn = self._connection(fresh=attempt > 0)
@@ -71,6 +96,10 @@ class PrefectRest:
             except (OSError, http.client.HTTPException) as exc:
                 self._connection(fresh=True)
                 raise RestError(f"{method} {path}: {exc}") from None
+            if resp.status in (429, 502, 503):
+                after = resp.getheader("Retry-After")
+                raise _Busy(f"{method} {path}: HTTP {resp.status}",
+                            float(after) if after and after.isdigit() else None)
             if resp.status >= 300:
                 raise RestError(f"{method} {path}: HTTP {resp.status} "
                                 f"{payload[:300].decode(errors='replace')}")

@@ -156,7 +156,8 @@ class FakeEngine:
 
     def list_containers(self, project: str, service: str | None = None,
                         oneoff: bool | None = None, all: bool = True,  # noqa: A002
-                        extra_labels: dict[str, str] | None = None) -> list[Info]:
+                        extra_labels: dict[str, str] | None = None,
+                        inspect: bool = True) -> list[Info]:
         want = {LABEL_PROJECT: project, **(extra_labels or {})}
         if service is not None:
             want[LABEL_SERVICE] = service
