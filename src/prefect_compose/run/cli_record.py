@@ -22,8 +22,6 @@ the command's result never depends on it.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,26 +31,14 @@ FLOW = {"run": "compose-run", "exec": "compose-exec"}
 
 
 def _request(api: str, method: str, path: str, body: Any) -> Any:
-    import http.client
-    from urllib.parse import urlsplit
+    """One call to the server's REST API (run/rest.py), asked once more when it is busy."""
+    from prefect_compose.run.rest import PrefectRest
 
-    parts = urlsplit(api)
-    conn_type = http.client.HTTPSConnection if parts.scheme == "https" else \
-        http.client.HTTPConnection
-    conn = conn_type(parts.hostname, parts.port, timeout=TIMEOUT_S)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    key = os.environ.get("PREFECT_API_KEY")
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
+    rest = PrefectRest(api, timeout=TIMEOUT_S, retries=1)
     try:
-        conn.request(method, f"{parts.path.rstrip('/')}{path}", json.dumps(body), headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status >= 300:
-            raise OSError(f"{method} {path}: HTTP {resp.status}")
-        return json.loads(data) if data else None
+        return rest.call(method, path, body)
     finally:
-        conn.close()
+        rest.close()
 
 
 class CliRecord:

@@ -41,13 +41,14 @@ def now_iso() -> str:
 
 
 class PrefectRest:
-    def __init__(self, api_url: str, timeout: float = TIMEOUT_S) -> None:
+    def __init__(self, api_url: str, timeout: float = TIMEOUT_S, retries: int = RETRIES) -> None:
         self.api_url = api_url.rstrip("/")
         parts = urlsplit(self.api_url)
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname or "127.0.0.1", parts.port
         self._prefix = parts.path.rstrip("/")
         self.timeout = timeout
+        self.retries = retries
         self._local = threading.local()
         self.requests = 0  # how many calls this client made (the benchmarks count them)
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -68,13 +69,13 @@ class PrefectRest:
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One call; a busy server (429, 502, 503: a SQLite server answers 503 while another
         writer holds the database) is asked again after a growing pause, as Prefect's own
-        client does, up to RETRIES times."""
+        client does, up to ``retries`` times."""
         data = None if body is None else json.dumps(body, default=str)
-        for attempt in range(RETRIES + 1):
+        for attempt in range(self.retries + 1):
             try:
                 return self._call_once(method, path, data)
             except _Busy as busy:
-                if attempt == RETRIES:
+                if attempt == self.retries:
                     raise RestError(str(busy)) from None
                 time.sleep(busy.retry_after if busy.retry_after is not None
                            else BACKOFF_S * 2 ** attempt)
