@@ -203,20 +203,40 @@ def _project_engine(args: argparse.Namespace, reap: bool = True) -> Iterator[tup
         engine.close()
 
 
+DOWN_PARALLEL_DEFAULT = 16  # engine 20.10 deadlocks under ~200 concurrent force-removes
+
+
+def parallel_limit(environ=None) -> int | None:
+    """How many containers ``down`` stops and removes at once: COMPOSE_PARALLEL_LIMIT, as
+    Compose v2 reads it (an integer; 0 or less means unlimited), else
+    ``DOWN_PARALLEL_DEFAULT`` (Compose's own default is unlimited, which engine 20.10 does
+    not survive on a wide project). None means unlimited."""
+    import os
+
+    value = (os.environ if environ is None else environ).get("COMPOSE_PARALLEL_LIMIT", "")
+    if not value.strip():
+        return DOWN_PARALLEL_DEFAULT
+    try:
+        limit = int(value)
+    except ValueError:
+        raise InputError(f"COMPOSE_PARALLEL_LIMIT must be an integer (found: {value!r})",
+                         path="COMPOSE_PARALLEL_LIMIT") from None
+    return limit if limit > 0 else None
+
+
 def cmd_down(args: argparse.Namespace) -> int:
+    limit = parallel_limit()  # a bad value exits 2 before anything is touched
     with _project_engine(args) as (project, name, engine):
         containers = engine.list_containers(name)
-        threads = []
+        jobs = []
         for c in containers:
             grace = 10.0
             if project is not None and c.service in project.services:
                 grace = project.services[c.service].stop_grace_period_s
-            t = threading.Thread(target=_stop_remove, args=(engine, c, grace, args.volumes),
-                                 daemon=True)
-            t.start()
-            threads.append(t)
-        for t in threads:
-            t.join()
+            jobs.append((c, grace))
+        if jobs:
+            _run_bounded(lambda job: _stop_remove_reported(engine, *job, args.volumes), jobs,
+                         min(limit or len(jobs), len(jobs)))
         for c in containers:
             print(f"removed container {c.name}", file=sys.stderr)
         for n in engine.remove_project_networks(name):
@@ -225,6 +245,28 @@ def cmd_down(args: argparse.Namespace) -> int:
             for v in engine.remove_project_volumes(name):
                 print(f"removed volume {v}", file=sys.stderr)
     return 0
+
+
+def _run_bounded(fn, items: list, workers: int) -> None:
+    """``fn(item)`` for every item, at most ``workers`` at once; returns when all are done.
+    Interrupted (Ctrl-C), what has not started is dropped and the calls under way finish."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="down")
+    try:
+        wait([pool.submit(fn, item) for item in items])
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop_remove_reported(engine, c, grace: float, volumes: bool) -> None:
+    """:func:`_stop_remove`, its error reported as an unhandled one in a thread is (through
+    ``threading.excepthook``, on stderr), leaving the other containers' removal going."""
+    try:
+        _stop_remove(engine, c, grace, volumes)
+    except Exception:  # noqa: BLE001 - reported as before the pool: one failure stops none
+        threading.excepthook(threading.ExceptHookArgs(
+            (*sys.exc_info(), threading.current_thread())))
 
 
 def _stop_remove(engine, c, grace: float, volumes: bool = False) -> None:

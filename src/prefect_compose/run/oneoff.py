@@ -99,11 +99,13 @@ def run_oneoff(engine: Engine, project: Project, plan: Plan, service: str,
     try:
         engine.start(cid)
         t0 = time.monotonic()
-        thread = engine.stream_logs(cid, on_line or (lambda s, l: None))
+        follow = engine.stream_logs(cid, on_line or (lambda s, l: None), tty=spec.tty)
         code = engine.wait_exit(cid, timeout=timeout_s)
         if code is None:
-            engine.stop(cid, svc.stop_grace_period_s)
-        thread.join(timeout=2)
+            engine.stop(cid, svc.stop_grace_period_s)  # returns once it has exited
+        # it exited, so the engine holds all of its output: the follow is cut and the rest
+        # read without follow (engine 20.10 ends a follow up to seconds late), as a job's
+        follow.finish()
     finally:
         elapsed = time.monotonic() - t0
         cpus, mem = engine.stats_limits(cid)
