@@ -38,7 +38,7 @@ class FakeEngine:
         with self._lock:
             self._inside -= 1
 
-    def list_containers(self, project: str):
+    def list_containers(self, project: str, inspect: bool = True):
         assert project == "demo"
         return list(self.containers)
 

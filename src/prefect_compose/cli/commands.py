@@ -227,7 +227,7 @@ def parallel_limit(environ=None) -> int | None:
 def cmd_down(args: argparse.Namespace) -> int:
     limit = parallel_limit()  # a bad value exits 2 before anything is touched
     with _project_engine(args) as (project, name, engine):
-        containers = engine.list_containers(name)
+        containers = engine.list_containers(name, inspect=False)  # state from the list call
         jobs = []
         for c in containers:
             grace = 10.0
@@ -290,7 +290,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     with _project_engine(args, reap=False) as (project, name, engine):
-        containers = engine.list_containers(name, oneoff=False)
+        containers = engine.list_containers(name, oneoff=False, inspect=False)
         if args.services:
             unknown = set(args.services) - {c.service for c in containers} - (
                 set(project.services) if project else set())
