@@ -81,9 +81,12 @@ def test_the_plan_artifact_must_render_in_both_prefect_uis(prefect_server, brows
                           f"{f'Plan for {name}'!r}) && document.body.innerText.includes("
                           f"{services[-1]!r})")
             if ui == "v2":  # Mermaid draws after the markdown: wait for every graph's nodes
-                page.wait_for(f"document.querySelectorAll('svg[id^=\"mermaid-\"]').length"
-                              f" >= {graphs} && document.querySelectorAll("
-                              f"'svg[id^=\"mermaid-\"] .node').length >= {len(services)}")
+                # what the assertions below read: finished flowcharts (Mermaid first draws
+                # into a scratch SVG; the HTML read mid-draw held none, once in CI)
+                page.wait_for(f"document.querySelectorAll('svg[id^=\"mermaid-\"]"
+                              f"[class=\"flowchart\"]').length >= {graphs} && "
+                              f"document.querySelectorAll('svg[id^=\"mermaid-\"]"
+                              f"[class=\"flowchart\"] .node').length >= {len(services)}")
             png = page.screenshot(artifacts_dir() / f"plan-{case}-{ui}.png")
             page_html = page.html()
         print(f"\nscreenshot of the {case} plan artifact in the {ui} UI: {png} ({url}; "
