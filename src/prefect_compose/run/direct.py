@@ -44,7 +44,10 @@ from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
 FLOW_NAME = "compose-up"
-FLUSH_S = 0.1  # logs and events go in batches, at most this long after they happened
+FLUSH_S = 0.5  # logs and events go in batches, every this long (Prefect batches logs: 2 s);
+# with a batch 0.02 s after each step's end as well, the 200-service first deploy measured
+# 1.14 of Compose against 0.98 (BENCHMARKS.md, 2026-12-03): more requests to a server that
+# shares two cores with the engine
 MAX_WORKERS = 32  # as the flow's ThreadPoolTaskRunner: ready steps beyond wait their turn
 TASK_KEY = "step-compose-up"
 _LEVEL = logging.INFO  # Prefect's default run-logger level
@@ -198,7 +201,6 @@ class RestReporter:
                                    if r["prefect.resource.id"] not in ids]
         self.add_event({"id": str(uuid.uuid4()), "occurred": _iso(), "event": event,
                         "resource": resource, "related": related, "payload": payload})
-        self._wake.set()
 
     def tag_flow_run(self, tags: list[str]) -> None:
         merged = list(dict.fromkeys([*self._tags, *tags]))
@@ -224,7 +226,6 @@ class RestReporter:
             self._wake.clear()
             if self._closing.is_set():
                 return
-            time.sleep(0.02)  # a step's next lines, or its next state, in the same batch
             self.flush()
 
     def flush(self) -> None:
@@ -331,7 +332,6 @@ class TaskRunRecord:
         else:
             name = "TimedOut" if record.outcome is StepOutcome.TIMED_OUT else "Failed"
             self.state("FAILED", name, text or f"{record.step} failed", at)
-        self.reporter._wake.set()
 
 
 class _Runner:
