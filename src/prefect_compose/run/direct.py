@@ -37,9 +37,9 @@ from urllib.parse import urlsplit
 
 from prefect_compose.plan.compile import Plan, Step
 from prefect_compose.run.deploy import deploy, step_finished
-from prefect_compose.run.milestones import flow_run_tags, task_tags
+from prefect_compose.run.milestones import flow_run_tags, limited_tags, task_tags
 from prefect_compose.run.rest import PrefectRest, RestError, paged
-from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord, Verdict
+from prefect_compose.run.state import Options, RunState, StepRecord, Verdict, task_state
 from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
@@ -82,15 +82,18 @@ def wanted(verbose: bool, api: str | None = None) -> bool:
 def tag_limited(rest: PrefectRest, plan: Plan) -> bool:
     """Whether a Prefect tag concurrency limit (a global `tag:NAME` one or an older per-tag
     one) names one of the plan's task tags; True when the server cannot tell."""
-    tags = {t for s in plan.steps for t in task_tags(plan, s)}
+    return bool(limited_tags(plan, _tag_limits(rest)))
+
+
+def _tag_limits(rest: PrefectRest) -> set[str] | None:
+    """The tags Prefect's tag concurrency limits name; None when the server cannot tell."""
     try:
         found = {g["name"][4:] for g in paged(rest, "/v2/concurrency_limits/filter")
                  if str(g.get("name", "")).startswith("tag:")}
-        found |= {c["tag"] for c in paged(rest, "/concurrency_limits/filter")}
+        return found | {c["tag"] for c in paged(rest, "/concurrency_limits/filter")}
     except (RestError, KeyError, TypeError) as exc:
         mark(f"direct: tag limits unknown ({exc})")
-        return True
-    return bool(tags & found)
+        return None
 
 
 # -- the logs ----------------------------------------------------------------------------------
@@ -287,11 +290,10 @@ class TaskRunRecord:
             self.body.update(run_count=1, start_time=_iso(now))
             self._started = now
         elif kind in ("COMPLETED", "FAILED", "CANCELLED"):
-            self.body["end_time"] = _iso(now)
-            if "start_time" in self.body:
+            if "start_time" in self.body:  # never before its start
                 now = max(now, self._started)
-                self.body["end_time"] = _iso(now)
                 self.body["total_run_time"] = round(now - self._started, 6)
+            self.body["end_time"] = _iso(now)
         validated = {"type": kind, "name": name, "message": message, "state_details": {},
                      "data": None}
         event_id = str(uuid.uuid4())
@@ -320,17 +322,10 @@ class TaskRunRecord:
     def ended(self, rs: RunState, record: StepRecord) -> None:
         """The final state, as run/flow.py's task returns it, dated when the step ended
         (before its dependents could start: their task runs start after it ends)."""
-        text = rs.out.mask(record.message)
         at = None
         if record.ended_at is not None:
             at = time.time() - (time.monotonic() - record.ended_at)
-        if record.outcome.succeeded:
-            self.state("COMPLETED", "Completed", f"{record.step}: {record.outcome.value}", at)
-        elif record.outcome in (StepOutcome.CANCELLED, StepOutcome.NOT_STARTED):
-            self.state("CANCELLED", "Cancelled", f"{record.step} {text}", at)
-        else:
-            name = "TimedOut" if record.outcome is StepOutcome.TIMED_OUT else "Failed"
-            self.state("FAILED", name, text or f"{record.step} failed", at)
+        self.state(*task_state(record, rs.out.mask), at=at)
 
 
 class _Runner:
@@ -384,14 +379,17 @@ def run(rest: PrefectRest, parameters: dict[str, Any], project: Any, plan: Plan,
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=reporter.flow_run_id, options=options)
     runner = _Runner(rs, reporter)
-    v: Verdict | None = None
     try:
         v = deploy(rs, reporter, runner.submit, wait_lock_s=wait_lock_s, watch_cancel=True)
-        return v
+    except KeyboardInterrupt:  # before the steps (the lock, a build): deploy stopped
+        reporter.close("cancelled", f"deployment {project.name} interrupted")
+        raise
+    except BaseException as exc:  # a bug or an engine surprise: the run failed, and says why
+        reporter.close("failed", rs.out.mask(f"deployment {project.name} failed: "
+                                             f"{type(exc).__name__}: {exc}"))
+        raise
     finally:
         runner.close()
-        if v is None:  # interrupted before the steps (the lock, a build): what deploy left
-            reporter.close("cancelled", f"deployment {project.name} interrupted")
-        else:
-            reporter.close(v.status, v.message)
-        mark("direct: flow run ended")
+    reporter.close(v.status, v.message)
+    mark("direct: flow run ended")
+    return v

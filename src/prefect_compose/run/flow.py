@@ -29,7 +29,7 @@ from prefect_compose.run.deploy import deploy, step_finished
 from prefect_compose.run.lock import release_lock_of_run
 from prefect_compose.run.milestones import creation_tags, late_tags
 from prefect_compose.run.reporting import PrefectReporter
-from prefect_compose.run.state import Options, RunState, StepOutcome, StepRecord
+from prefect_compose.run.state import Options, RunState, StepRecord, task_state
 from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
@@ -59,13 +59,9 @@ def run_step(run_id: str, step_id: str) -> Any:
 
 
 def _task_state(rs: RunState, record: StepRecord) -> State:
-    text = rs.out.mask(record.message)
-    if record.outcome.succeeded:
-        return Completed(message=f"{record.step}: {record.outcome.value}")
-    if record.outcome in (StepOutcome.CANCELLED, StepOutcome.NOT_STARTED):
-        return Cancelled(message=f"{record.step} {text}")
-    name = "TimedOut" if record.outcome is StepOutcome.TIMED_OUT else "Failed"
-    return Failed(name=name, message=text or f"{record.step} failed")
+    kind, name, message = task_state(record, rs.out.mask)
+    make = {"COMPLETED": Completed, "CANCELLED": Cancelled, "FAILED": Failed}[kind]
+    return make(name=name, message=message)
 
 
 # -- the flow ------------------------------------------------------------------------------------

@@ -90,14 +90,17 @@ def creation_tags(plan: Plan, step: Step, limited: frozenset[str]) -> list[str]:
 
 
 def tag_limits_apply(plan: Plan, reporter: Any) -> frozenset[str]:
-    """The task tags of this plan that a Prefect tag concurrency limit names (both kinds:
-    the global ``tag:NAME`` limits and the older per-tag ones), as ``reporter`` reads them.
-    When the server cannot be asked, every tag counts as limited: the limits stay honoured."""
+    """The task tags of this plan that a Prefect tag concurrency limit names, as
+    ``reporter`` reads the limits (both kinds: the global ``tag:NAME`` limits and the older
+    per-tag ones)."""
+    return limited_tags(plan, reporter.tag_limits())
+
+
+def limited_tags(plan: Plan, limits: set[str] | None) -> frozenset[str]:
+    """The plan's task tags among ``limits`` (the tags limits name); when the server could
+    not be asked (None), every tag counts as limited: the limits stay honoured."""
     wanted = {t for s in plan.steps for t in task_tags(plan, s)}
-    found = reporter.tag_limits()
-    if found is None:
-        return frozenset(wanted)
-    return frozenset(wanted & set(found))
+    return frozenset(wanted if limits is None else wanted & set(limits))
 
 
 def late_tags(plan: Plan, step: Step) -> None:

@@ -159,6 +159,18 @@ class RunState:
                    default=10.0)
 
 
+def task_state(record: StepRecord, mask: Any) -> tuple[str, str, str]:
+    """(state type, state name, message) a step's task run ends in, whichever shell records
+    it (run/flow.py as a Prefect state, run/direct.py as a state event)."""
+    text = mask(record.message)
+    if record.outcome.succeeded:
+        return "COMPLETED", "Completed", f"{record.step}: {record.outcome.value}"
+    if record.outcome in (StepOutcome.CANCELLED, StepOutcome.NOT_STARTED):
+        return "CANCELLED", "Cancelled", f"{record.step} {text}"
+    name = "TimedOut" if record.outcome is StepOutcome.TIMED_OUT else "Failed"
+    return "FAILED", name, text or f"{record.step} failed"
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str  # completed | failed | cancelled

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from prefect_compose.run.direct import RestReporter, TaskRunRecord, tag_limited
-from prefect_compose.run.rest import RestError
+from prefect_compose.run.rest import PrefectRest, RestError
 from prefect_compose.run.state import StepOutcome, StepRecord
 
 
@@ -138,3 +138,39 @@ def test_the_flow_must_run_when_asked_or_when_the_direct_up_cannot_record(monkey
     monkeypatch.delenv("PREFECT_COMPOSE_ENGINE")
     monkeypatch.setenv("PREFECT_COMPOSE_SERVER", "ephemeral")
     assert not wanted(False, None)
+
+
+@pytest.mark.parametrize("error,status", [(RuntimeError("boom"), "failed"),
+                                          (KeyboardInterrupt(), "cancelled")])
+def test_a_deployment_that_raises_must_end_its_flow_run_failed_or_cancelled(
+        monkeypatch, error, status):
+    """A bug or an engine surprise ends the flow run Failed, naming it; Ctrl-C before the
+    steps ends it Cancelled; the exception goes on to the CLI either way (exit 1 or 130)."""
+    from prefect_compose.run import direct
+    from prefect_compose.run.state import Options
+
+    closed: list[tuple[str, str]] = []
+
+    class Reporter:
+        flow_run_id, flow_run_name = "f", "release"
+
+        def close(self, status: str, message: str) -> None:
+            closed.append((status, message))
+
+    monkeypatch.setattr(direct.RestReporter, "create", classmethod(lambda *a, **k: Reporter()))
+
+    def deploy(*a, **k):
+        raise error
+
+    monkeypatch.setattr(direct, "deploy", deploy)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    from prefect_compose.project import ProjectOptions, load_and_compile
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "release" / "compose.yaml"
+    project, plan = load_and_compile(ProjectOptions(files=[str(example)]))
+    with pytest.raises(type(error)):
+        direct.run(PrefectRest("http://127.0.0.1:9/api"), {}, project, plan, engine=None,
+                   options=Options(echo=False))
+    assert [c[0] for c in closed] == [status]
+    if status == "failed":
+        assert "RuntimeError: boom" in closed[0][1]
