@@ -135,6 +135,7 @@ class RestReporter:
         self._lock = threading.Lock()
         self._logs: list[dict] = []
         self._events: list[dict] = []
+        self._posts: list[tuple[str, dict]] = []  # artifacts, sent before the next batch
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
@@ -172,13 +173,19 @@ class RestReporter:
         return self.rest.call("POST", "/artifacts/",
                               {**body, "flow_run_id": self.flow_run_id})["id"]
 
+    def _post_later(self, body: dict) -> None:
+        """An artifact nothing waits for (the plan, the summary): sent with the next batch,
+        off the deployment's path (two requests before the first step, one after the last)."""
+        with self._lock:
+            self._posts.append(("/artifacts/", {**body, "flow_run_id": self.flow_run_id}))
+
     def markdown_artifact(self, key: str, markdown: str, description: str) -> None:
-        self._artifact({"key": key, "type": "markdown", "data": markdown,
-                        "description": description})
+        self._post_later({"key": key, "type": "markdown", "data": markdown,
+                          "description": description})
 
     def table_artifact(self, key: str, rows: list[dict[str, Any]], description: str) -> None:
-        self._artifact({"key": key, "type": "table", "data": json.dumps(rows, default=str),
-                        "description": description})
+        self._post_later({"key": key, "type": "table", "data": json.dumps(rows, default=str),
+                          "description": description})
 
     def progress_artifact(self, key: str, description: str) -> Any:
         return self._artifact({"key": key, "type": "progress", "data": 0.0,
@@ -230,17 +237,28 @@ class RestReporter:
                 return
             self.flush()
 
+    def wake(self) -> None:
+        """Send what is waiting now, not at the next tick (the last step has ended)."""
+        self._wake.set()
+
     def flush(self) -> None:
+        """Artifacts, then events, then logs: one request each."""
         with self._lock:
+            posts, self._posts = self._posts, []
             logs, self._logs = self._logs, []
             events, self._events = self._events, []
+        for path, body in posts:
+            self._send("POST", path, body)
+        if events:
+            self._send("POST", "/events", events)
+            mark(f"direct: {len(events)} events sent")
+        if logs:
+            self._send("POST", "/logs/", logs)
+            mark(f"direct: {len(logs)} logs sent")
+
+    def _send(self, method: str, path: str, body: Any) -> None:
         try:
-            if events:
-                self.rest.call("POST", "/events", events)
-                mark(f"direct: {len(events)} events sent")
-            if logs:
-                self.rest.call("POST", "/logs/", logs)
-                mark(f"direct: {len(logs)} logs sent")
+            self.rest.call(method, path, body)
         except RestError as exc:
             _warn(str(exc))
 
@@ -337,6 +355,8 @@ class _Runner:
         self.pool = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS,
                                                           thread_name_prefix="step")
         self.index = {s.id: i for i, s in enumerate(rs.plan.steps)}
+        self._ended = 0
+        self._ended_lock = threading.Lock()
 
     def submit(self, step: Step, wait_for: list[Any]) -> concurrent.futures.Future:
         record = TaskRunRecord(self.reporter, self.rs.plan, step, self.index[step.id],
@@ -356,6 +376,11 @@ class _Runner:
             step_finished(self.rs, record)
         finally:
             tr.ended(self.rs, record)
+            with self._ended_lock:
+                self._ended += 1
+                last = self._ended == len(self.index)
+            if last:  # the steps' records go now, while the summary is written
+                self.reporter.wake()
         return record
 
     def close(self) -> None:

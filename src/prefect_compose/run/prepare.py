@@ -48,8 +48,9 @@ def prepare(rs: RunState, logger: Any) -> None:
         network_owners={n: s.network_mode.split(":", 1)[1]
                         for n, s in project.services.items()
                         if (s.network_mode or "").startswith("service:")})
-    for d in rs.decisions.values():
-        logger.info(f"converge {d.describe()}")
+    if rs.decisions:  # one record, a line a service: 200 services are one log, not 200
+        logger.info("converge:\n" + "\n".join(f"  {d.describe()}"
+                                                 for d in rs.decisions.values()))
 
 
 def observe(rs: RunState) -> list[Observed]:

@@ -174,3 +174,57 @@ def test_a_deployment_that_raises_must_end_its_flow_run_failed_or_cancelled(
     assert [c[0] for c in closed] == [status]
     if status == "failed":
         assert "RuntimeError: boom" in closed[0][1]
+
+
+class _RecordingRest:
+    """The REST calls a reporter makes, in order (no server)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def call(self, method: str, path: str, body=None):
+        self.calls.append((method, path))
+        return {"id": "a1"}
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_plan_and_summary_artifacts_must_not_hold_up_the_deployment(monkeypatch):
+    """They were a request each on the deployment's path (the plan's two before the first
+    step); they go with the next batch, before its events, and all before the final state."""
+    import prefect_compose.run.direct as direct
+
+    monkeypatch.setattr(direct, "FLUSH_S", 60.0)  # no tick during the test
+    rest = _RecordingRest()
+    rep = RestReporter(rest, "f1", "r1", "shop", ["project:shop"])
+    rep.markdown_artifact("shop-plan", "# plan", "compiled plan of shop")
+    rep.table_artifact("shop-summary", [{"step": "web"}], "outcome of each step")
+    rep.emit("prefect-compose.deployment.completed", {"prefect.resource.id": "x"}, [], {})
+    assert rest.calls == [], "an artifact was sent on the caller's path"
+    rep.close("completed", "ok")
+    assert rest.calls == [("POST", "/artifacts/"), ("POST", "/artifacts/"),
+                          ("POST", "/events"), ("POST", "/flow_runs/r1/set_state")]
+
+
+def test_the_last_steps_end_must_send_the_batch_at_once(monkeypatch):
+    """When the last step ends its records go then, while the summary is written, not at the
+    next tick."""
+    import threading
+
+    import prefect_compose.run.direct as direct
+
+    monkeypatch.setattr(direct, "FLUSH_S", 60.0)
+    sent = threading.Event()
+
+    class Rest(_RecordingRest):
+        def call(self, method, path, body=None):
+            if path == "/events":
+                sent.set()
+            return super().call(method, path, body)
+
+    rep = RestReporter(Rest(), "f1", "r1", "shop", [])
+    rep.emit("x", {"prefect.resource.id": "x"}, [], {})
+    rep.wake()
+    assert sent.wait(10), "wake() did not send the waiting batch"
+    rep.close("completed", "ok")

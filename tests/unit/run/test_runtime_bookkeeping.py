@@ -246,3 +246,20 @@ def test_a_job_s_dependents_must_start_at_its_exit_and_its_container_be_gone_at_
     assert ops.index(("create", "demo-web-1")) < ops.index(("remove", migrate)), ops
     assert not engine.of("migrate"), "the job's container must be removed before the end"
     assert run.rs.records["migrate"].outcome.value == "ok"
+
+
+def test_the_converge_decisions_must_be_one_log_record_a_line_a_service(deploy):
+    """200 services were 200 flow-run log records (each one a row the server stores), one
+    per decision: they are one record, each service on its line."""
+    compose = "services:\n" + "".join(
+        f"  s{i}:\n    image: busybox:latest\n    command: [sleep, '60']\n" for i in range(5))
+    run = deploy(compose)
+    records = [m for _, m in run.logger.lines if m.startswith("converge")]
+    assert len(records) == 1, records
+    lines = records[0].splitlines()
+    assert lines[0] == "converge:"
+    assert sorted(ln.strip() for ln in lines[1:]) == [
+        f"s{i}: create (missing: no container yet)" for i in range(5)]
+    again = deploy(compose, run.engine)
+    records = [m for _, m in again.logger.lines if m.startswith("converge")]
+    assert len(records) == 1 and records[0].count("keep (up to date)") == 5, records
