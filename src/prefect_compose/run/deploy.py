@@ -113,6 +113,7 @@ def _execute(rs: RunState, reporter: Any, submit: Submit) -> Verdict:
         except BaseException:  # noqa: BLE001 - a second Ctrl-C: go straight to cleanup
             pass
     mark("flow: steps done")
+    reporter.steps_done()
     v = wind_up(rs, reporter.logger)
     mark("flow: wound up")
     publish_summary(rs, reporter.logger, reporter)

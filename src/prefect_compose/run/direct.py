@@ -135,7 +135,7 @@ class RestReporter:
         self._lock = threading.Lock()
         self._logs: list[dict] = []
         self._events: list[dict] = []
-        self._posts: list[tuple[str, dict]] = []  # artifacts, sent before the next batch
+        self._artifacts: list[dict] = []  # the plan and summary, sent before the next batch
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
@@ -177,7 +177,7 @@ class RestReporter:
         """An artifact nothing waits for (the plan, the summary): sent with the next batch,
         off the deployment's path (two requests before the first step, one after the last)."""
         with self._lock:
-            self._posts.append(("/artifacts/", {**body, "flow_run_id": self.flow_run_id}))
+            self._artifacts.append({**body, "flow_run_id": self.flow_run_id})
 
     def markdown_artifact(self, key: str, markdown: str, description: str) -> None:
         self._post_later({"key": key, "type": "markdown", "data": markdown,
@@ -237,18 +237,19 @@ class RestReporter:
                 return
             self.flush()
 
-    def wake(self) -> None:
-        """Send what is waiting now, not at the next tick (the last step has ended)."""
+    def steps_done(self) -> None:
+        """Every step has ended: send their records now, while the summary is written, not
+        at the next tick."""
         self._wake.set()
 
     def flush(self) -> None:
         """Artifacts, then events, then logs: one request each."""
         with self._lock:
-            posts, self._posts = self._posts, []
+            artifacts, self._artifacts = self._artifacts, []
             logs, self._logs = self._logs, []
             events, self._events = self._events, []
-        for path, body in posts:
-            self._send("POST", path, body)
+        for body in artifacts:
+            self._send("POST", "/artifacts/", body)
         if events:
             self._send("POST", "/events", events)
             mark(f"direct: {len(events)} events sent")
@@ -355,8 +356,6 @@ class _Runner:
         self.pool = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS,
                                                           thread_name_prefix="step")
         self.index = {s.id: i for i, s in enumerate(rs.plan.steps)}
-        self._ended = 0
-        self._ended_lock = threading.Lock()
 
     def submit(self, step: Step, wait_for: list[Any]) -> concurrent.futures.Future:
         record = TaskRunRecord(self.reporter, self.rs.plan, step, self.index[step.id],
@@ -376,11 +375,6 @@ class _Runner:
             step_finished(self.rs, record)
         finally:
             tr.ended(self.rs, record)
-            with self._ended_lock:
-                self._ended += 1
-                last = self._ended == len(self.index)
-            if last:  # the steps' records go now, while the summary is written
-                self.reporter.wake()
         return record
 
     def close(self) -> None:

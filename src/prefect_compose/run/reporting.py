@@ -70,6 +70,9 @@ class PrefectReporter:
     def tag_flow_run(self, tags: list[str]) -> None:
         tag_flow_run(self.flow_run_id, tags)
 
+    def steps_done(self) -> None:
+        """Nothing to hurry: Prefect's own log and event workers send as they batch."""
+
     def cancel_requested(self) -> bool:
         """Whether the flow run is cancelling or cancelled (one API read)."""
         from prefect.client.orchestration import get_client

@@ -208,8 +208,8 @@ def test_the_plan_and_summary_artifacts_must_not_hold_up_the_deployment(monkeypa
 
 
 def test_the_last_steps_end_must_send_the_batch_at_once(monkeypatch):
-    """When the last step ends its records go then, while the summary is written, not at the
-    next tick."""
+    """When every step has ended (deploy calls ``steps_done``) their records go then, while
+    the summary is written, not at the next tick."""
     import threading
 
     import prefect_compose.run.direct as direct
@@ -225,6 +225,6 @@ def test_the_last_steps_end_must_send_the_batch_at_once(monkeypatch):
 
     rep = RestReporter(Rest(), "f1", "r1", "shop", [])
     rep.emit("x", {"prefect.resource.id": "x"}, [], {})
-    rep.wake()
-    assert sent.wait(10), "wake() did not send the waiting batch"
+    rep.steps_done()
+    assert sent.wait(10), "steps_done() did not send the waiting batch"
     rep.close("completed", "ok")
