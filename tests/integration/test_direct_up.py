@@ -193,3 +193,21 @@ def test_a_prefect_server_failing_mid_run_must_not_fail_the_deployment(
     finally:
         server.stop()
         pc.cleanup_project(docker_client, project)
+
+
+def test_an_up_that_cannot_reach_the_engine_must_end_its_flow_run_failed(pc, prefect_server,
+                                                                        tmp_path):
+    """The flow run is created while the engine is being reached (run/opening.py): when the
+    engine does not answer, `up` exits 1 as before and its flow run says why, Failed, with
+    no task run in it."""
+    project = f"noengine-{int(time.time()) % 100000}"
+    sock = tmp_path / "no-engine.sock"
+    res = pc.run_cli("up", EXAMPLE, project, env={"DOCKER_HOST": f"unix://{sock}"},
+                     timeout=120)
+    assert res.rc == 1, res.show()
+    assert "unreachable" in res.stderr, res.show()
+    run = pc.flow_run_of(project, count=1)
+    assert run.state.name == "Failed", run.state
+    assert f"deployment {project} failed" in run.state.message
+    assert str(sock) in run.state.message
+    assert pc.task_runs_by_name(run.id) == {}

@@ -38,3 +38,16 @@ def test_compiler_stages_must_not_name_docker_or_prefect_in_their_imports():
                                  "from prefect ", "from prefect.")) or s == "import prefect":
                     offenders.append(f"{path.relative_to(root)}:{n}: {s}")
     assert offenders == []
+
+
+def test_the_openings_thread_must_import_neither_docker_nor_the_deployment():
+    """run/opening.py creates `up`'s flow run on a thread while the main thread imports the
+    docker SDK; it overlaps that import only if it shares none of it."""
+    probe = ("import json, sys\n"
+             "import prefect_compose.run.opening, prefect_compose.cli.server\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('docker', 'prefect', 'requests') or m in ('prefect_compose.run.deploy', "
+             "'prefect_compose.run.direct', 'prefect_compose.engine'))))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []

@@ -82,14 +82,24 @@ def cmd_up(args: argparse.Namespace) -> int:
     check_file_sources(project, project.services)  # an unset secret variable: exit 2
     for w in plan.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    engine = _engine()  # fails fast (exit 1) when the engine does not answer
+    opening = _open_flow_run(args, project, plan)  # on a thread, while the engine is reached
+    try:
+        engine = _engine()  # fails fast (exit 1) when the engine does not answer
+    except BaseException as exc:
+        opening.abandon(exc)
+        raise
     mark("up: engine connected")
     try:
-        from prefect_compose.cli.server import configure_environment
+        opening.join()
+        api = opening.api
+        if api is None:  # no server found on the thread: start the kept one, as before
+            from prefect_compose.cli.server import configure_environment
 
-        api = configure_environment(echo=lambda m: print(m, file=sys.stderr), autostart=True)
+            api = configure_environment(echo=lambda m: print(m, file=sys.stderr),
+                                        autostart=True)
         mark("up: server found")
-        code = _up_direct(args, api, project, plan, engine)
+        code = None if opening.flow else _up_direct(args, api, project, plan, engine,
+                                                     opening=opening)
         if code is not None:
             return code
         from prefect.logging.configuration import setup_logging
@@ -99,7 +109,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         mark("up: prefect imported")
         setup_logging()
-    except BaseException:
+    except BaseException as exc:
+        opening.abandon(exc)  # a flow run created but not yet handed to the deployment
         engine.close()
         raise
     settings = liveview.resolve(args.progress, args.ansi, args.verbose)
@@ -141,27 +152,53 @@ def _named(args: argparse.Namespace, project) -> dict:
                 allow=list(args.allow) or None, block=None)
 
 
-def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine) -> int | None:
-    """`up` with Prefect off the critical path (run/direct.py), when it can be: the exit
-    code, or None to run the `compose-up` flow in this process instead."""
-    from prefect_compose.run import direct
+def _flow_parameters(args: argparse.Namespace, project) -> dict:
+    """Every parameter of the `compose-up` flow, as Prefect records them."""
+    parameters = dict(_named(args, project))
+    parameters.update(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
+                      no_rollback=args.no_rollback, echo=True, wait_lock=args.wait_lock)
+    return parameters
 
-    if not api or not direct.wanted(args.verbose, api):
-        return None
+
+def _open_flow_run(args: argparse.Namespace, project, plan):
+    """The direct `up`'s flow run, created on a thread (run/direct.py's Opening) when a server
+    is already in use; starting the kept server waits until the engine has answered."""
+    from functools import partial
+
+    from prefect_compose.cli.server import api_in_use
+    from prefect_compose.run.milestones import flow_run_tags
+    from prefect_compose.run.opening import Opening
+
+    return Opening(partial(api_in_use, point=True), args.verbose, plan, project.name,
+                   _flow_parameters(args, project), flow_run_tags(project.name))
+
+
+def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine,
+               opening=None) -> int | None:
+    """`up` with Prefect off the critical path (run/direct.py), when it can be: the exit
+    code, or None to run the `compose-up` flow in this process instead. ``opening``: where
+    the flow run may have been created already (cmd_up)."""
+    from prefect_compose.run import direct
+    from prefect_compose.run.opening import tag_limited, wanted
     from prefect_compose.run.rest import PrefectRest
 
-    rest = PrefectRest(api)
-    if direct.tag_limited(rest, plan):
-        return None  # Prefect's task engine acquires the slots: the flow runs
+    reporter = None
+    if opening is not None and opening.flow_run_id is not None:
+        reporter = direct.RestReporter.opened(opening)
+        opening.take()  # direct.run ends it from here
+        rest = reporter.rest
+    else:
+        if not api or not wanted(args.verbose, api):
+            return None
+        rest = PrefectRest(api)
+        if tag_limited(rest, plan):
+            return None  # Prefect's task engine acquires the slots: the flow runs
     from prefect_compose.run import liveview
     from prefect_compose.run.state import Options
     from prefect_compose.trace import mark
     from prefect_compose.units import parse_duration
 
-    named = _named(args, project)
-    parameters = dict(named)  # every parameter of the flow, as Prefect records them
-    parameters.update(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
-                      no_rollback=args.no_rollback, echo=True, wait_lock=args.wait_lock)
+    parameters = _flow_parameters(args, project)
     options = Options(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                       echo=True, rollback=not args.no_rollback)
     settings = liveview.resolve(args.progress, args.ansi, args.verbose)
@@ -169,7 +206,7 @@ def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine)
         with liveview.session(settings):
             v = direct.run(rest, parameters, project, plan, engine, options,
                            wait_lock_s=parse_duration(args.wait_lock) if args.wait_lock
-                           else 0.0)
+                           else 0.0, reporter=reporter)
     except KeyboardInterrupt:
         engine.close()
         print("up: interrupted; containers this deployment started were stopped",

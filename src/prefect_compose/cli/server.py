@@ -324,6 +324,10 @@ def _ephemeral(echo: Callable[[str], None] | None, hint: str) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no phoning home
 
 
+def _ephemeral_asked() -> bool:
+    return os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() == "ephemeral"
+
+
 def configure_environment(echo: Callable[[str], None] | None = None, *,
                           autostart: bool = False) -> str | None:
     """Point Prefect at a server. Call before importing prefect. In order:
@@ -339,18 +343,12 @@ def configure_environment(echo: Callable[[str], None] | None = None, *,
        and ephemeral mode is used.
     6. Otherwise one hint (once per process) that Prefect will run in ephemeral mode, None.
     """
-    current = os.environ.get("PREFECT_API_URL")
-    if current:
-        return current
-    if os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() == "ephemeral":
+    found = api_in_use(point=True)
+    if found:
+        return found
+    if _ephemeral_asked():
         _ephemeral(echo, EPHEMERAL_ASKED)
         return None
-    url = api_url_if_running()
-    if url:
-        return _use(url, prefect_home())
-    profile_url = _profile_api_url()
-    if profile_url:
-        return profile_url
     if autostart:
         port = int(os.environ.get("PREFECT_COMPOSE_PORT") or DEFAULT_PORT)
         try:
@@ -366,17 +364,22 @@ def configure_environment(echo: Callable[[str], None] | None = None, *,
     return None
 
 
-def api_in_use() -> str | None:
-    """The API URL commands that only *report* to Prefect use (CLI `run` and `exec` record
-    their runs): `PREFECT_API_URL`, else the kept server when it is up, else the active
-    profile's URL; None in ephemeral mode or when none is set. Never starts a server, prints
-    nothing, imports no prefect."""
+def api_in_use(*, point: bool = False) -> str | None:
+    """The API URL of a server already in use: `PREFECT_API_URL`, else the kept server when it
+    is up, else the active profile's URL; None in ephemeral mode or when none is set. Never
+    starts a server, prints nothing, imports no prefect. What the commands that only *report*
+    to Prefect use (CLI `run` and `exec` record their runs), and steps 1-4 of
+    `configure_environment` (with ``point``: Prefect is pointed at the kept server, as there),
+    which `up` asks on a thread while the engine is connected."""
     current = os.environ.get("PREFECT_API_URL")
     if current:
         return current
-    if os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() == "ephemeral":
+    if _ephemeral_asked():
         return None
-    return api_url_if_running() or _profile_api_url()
+    url = api_url_if_running()
+    if url:
+        return _use(url, prefect_home()) if point else url
+    return _profile_api_url()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

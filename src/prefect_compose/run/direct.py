@@ -6,7 +6,7 @@ imports no prefect.
 
 Why: `import prefect` alone costs 1-1.8 s here, Prefect's engine another 0.5-1.2 s to create
 and end a flow run; an unchanged `docker compose up` of 50 services takes 0.6 s. Here the
-flow run is created with two HTTP calls (~10 ms on loopback) before the lock is taken, every
+flow run is created by run/opening.py on a thread while the engine is reached, every
 step runs in a thread of this process as soon as its upstreams are done, and its task run is
 recorded the way Prefect's own task engine records it: as `prefect.task-run.*` state events
 (the server's task-run recorder writes them), sent in batches with the logs by one thread.
@@ -33,22 +33,22 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from prefect_compose.plan.compile import Plan, Step
 from prefect_compose.run.deploy import deploy, step_finished
-from prefect_compose.run.milestones import flow_run_tags, limited_tags, task_tags
-from prefect_compose.run.rest import PrefectRest, RestError, paged
+from prefect_compose.run.milestones import flow_run_tags, task_tags
+from prefect_compose.run.opening import FLOW_NAME, Opening, create_flow_run
+from prefect_compose.run.rest import PrefectRest, RestError
 from prefect_compose.run.state import Options, RunState, StepRecord, Verdict, task_state
 from prefect_compose.run.steps import StepLog, execute
 from prefect_compose.trace import mark
 
-FLOW_NAME = "compose-up"
 FLUSH_S = 0.5  # logs and events go in batches, every this long (Prefect batches logs: 2 s);
 # a batch 0.02 s after each step's end as well doubled the requests per step of a first
 # deploy (1.2 against 0.6) to a server that shares two cores with the engine
 MAX_WORKERS = 32  # as the flow's ThreadPoolTaskRunner: ready steps beyond wait their turn
 TASK_KEY = "step-compose-up"
+SWITCH_S = 0.005  # while the opening's thread waits on the server and this one imports
 _LEVEL = logging.INFO  # Prefect's default run-logger level
 
 _warned = False
@@ -65,35 +65,6 @@ def _warn(text: str) -> None:
 def _iso(ts: float | None = None) -> str:
     dt = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
     return dt.isoformat().replace("+00:00", "Z")
-
-
-# -- when ------------------------------------------------------------------------------------
-def wanted(verbose: bool, api: str | None = None) -> bool:
-    """Whether this `up` may run without Prefect's engine (the settings say nothing
-    against it). Prefect Cloud's API is not this server's (its events come in through a
-    websocket): a Cloud workspace gets the flow."""
-    if verbose or os.environ.get("PREFECT_COMPOSE_ENGINE", "").strip().lower() == "prefect":
-        return False
-    if api and (urlsplit(api).hostname or "").endswith("prefect.cloud"):
-        return False
-    return os.environ.get("PREFECT_COMPOSE_SERVER", "").strip().lower() != "ephemeral"
-
-
-def tag_limited(rest: PrefectRest, plan: Plan) -> bool:
-    """Whether a Prefect tag concurrency limit (a global `tag:NAME` one or an older per-tag
-    one) names one of the plan's task tags; True when the server cannot tell."""
-    return bool(limited_tags(plan, _tag_limits(rest)))
-
-
-def _tag_limits(rest: PrefectRest) -> set[str] | None:
-    """The tags Prefect's tag concurrency limits name; None when the server cannot tell."""
-    try:
-        found = {g["name"][4:] for g in paged(rest, "/v2/concurrency_limits/filter")
-                 if str(g.get("name", "")).startswith("tag:")}
-        return found | {c["tag"] for c in paged(rest, "/concurrency_limits/filter")}
-    except (RestError, KeyError, TypeError) as exc:
-        mark(f"direct: tag limits unknown ({exc})")
-        return None
 
 
 # -- the logs ----------------------------------------------------------------------------------
@@ -146,11 +117,14 @@ class RestReporter:
     def create(cls, rest: PrefectRest, name: str, parameters: dict[str, Any],
                tags: list[str]) -> RestReporter:
         """Create the flow run, Running (raises RestError when the server does not take it)."""
-        flow_id = rest.flow_id(FLOW_NAME)
-        run = rest.call("POST", "/flow_runs/", {
-            "flow_id": flow_id, "name": name, "parameters": parameters, "tags": tags,
-            "state": {"type": "RUNNING", "name": "Running"}})
-        return cls(rest, flow_id, run["id"], name, tags)
+        return cls(rest, *create_flow_run(rest, name, parameters, tags), name, tags)
+
+    @classmethod
+    def opened(cls, opening: Opening) -> RestReporter:
+        """The reporter of the flow run an Opening created."""
+        assert opening.rest is not None and opening.flow_run_id is not None
+        return cls(opening.rest, opening.flow_id, opening.flow_run_id, opening.name,
+                   opening.tags)
 
     # logging
     def run_logger(self, task_run_id: str | None) -> logging.LoggerAdapter:
@@ -383,16 +357,19 @@ class _Runner:
 
 # -- the run -------------------------------------------------------------------------------------
 def run(rest: PrefectRest, parameters: dict[str, Any], project: Any, plan: Plan, engine: Any,
-        options: Options, *, wait_lock_s: float = 0.0) -> Verdict | None:
-    """Deploy as the flow would, recorded over REST. None when the server does not take the
-    flow run (nothing was done on the engine: the caller runs the flow instead)."""
-    try:
-        reporter = RestReporter.create(rest, project.name, parameters,
-                                       flow_run_tags(project.name))
-    except RestError as exc:
-        mark(f"direct: flow run not created ({exc})")
-        return None
-    mark("direct: flow run created")
+        options: Options, *, wait_lock_s: float = 0.0,
+        reporter: RestReporter | None = None) -> Verdict | None:
+    """Deploy as the flow would, recorded over REST, in the flow run ``reporter`` holds (an
+    Opening's) or one created here. None when the server does not take the flow run (nothing
+    was done on the engine: the caller runs the flow instead)."""
+    if reporter is None:
+        try:
+            reporter = RestReporter.create(rest, project.name, parameters,
+                                           flow_run_tags(project.name))
+        except RestError as exc:
+            mark(f"direct: flow run not created ({exc})")
+            return None
+        mark("direct: flow run created")
     if not os.environ.get("PREFECT_API_URL"):  # the profile's server: the UI link needs it
         os.environ["PREFECT_API_URL"] = rest.api_url
     rs = RunState(project=project, plan=plan, engine=engine,

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from prefect_compose.run.direct import RestReporter, TaskRunRecord, tag_limited
+from prefect_compose.run.direct import RestReporter, TaskRunRecord
+from prefect_compose.run.opening import tag_limited
 from prefect_compose.run.rest import PrefectRest, RestError
 from prefect_compose.run.state import StepOutcome, StepRecord
 
@@ -126,7 +127,7 @@ def test_a_tag_limit_on_a_plan_tag_must_send_the_run_to_the_flow():
 
 
 def test_the_flow_must_run_when_asked_or_when_the_direct_up_cannot_record(monkeypatch):
-    from prefect_compose.run.direct import wanted
+    from prefect_compose.run.opening import wanted
 
     monkeypatch.delenv("PREFECT_COMPOSE_ENGINE", raising=False)
     monkeypatch.delenv("PREFECT_COMPOSE_SERVER", raising=False)
