@@ -69,12 +69,19 @@ def ensure_images(engine: Engine, project: Project, plan: Plan, services: list[s
         raise PreflightFailed("; ".join(problems) + " (nothing was created)")
 
 
-def foreign_names(engine: Engine, project: Project, plan: Plan) -> list[str]:
+def foreign_names(engine: Engine, project: Project, plan: Plan,
+                  rows: list[dict] | None = None) -> list[str]:
     """Long-running services whose container name a container outside the project holds
-    (one list call for all the names)."""
+    (one list call for all the names). ``rows``: the project's long-running containers,
+    listed already: a name one of them holds is looked up there, and only the others are
+    asked of the engine (on an unchanged redeploy, none)."""
     names = {sp.name: container_name(project, project.services[sp.name], oneoff=False)
              for sp in plan.services if sp.kind == "service" and sp.steps}
-    holders = engine.rows_named(sorted(names.values()))
+    holders: dict[str, dict] = {}
+    if rows is not None:
+        held = {n.lstrip("/"): r for r in rows for n in r.get("Names") or []}
+        holders = {n: held[n] for n in names.values() if n in held}
+    holders.update(engine.rows_named(sorted(n for n in names.values() if n not in holders)))
     problems = []
     for service, name in names.items():
         row = holders.get(name)
@@ -91,9 +98,12 @@ def foreign_names(engine: Engine, project: Project, plan: Plan) -> list[str]:
     return problems
 
 
-def preflight(engine: Engine, project: Project, plan: Plan) -> None:
-    """Raise PreflightFailed naming every missing image and taken name (nothing created)."""
-    problems = foreign_names(engine, project, plan) + missing_images(engine, project, plan)
+def preflight(engine: Engine, project: Project, plan: Plan,
+              rows: list[dict] | None = None) -> None:
+    """Raise PreflightFailed naming every missing image and taken name (nothing created).
+    ``rows``: as foreign_names'."""
+    problems = (foreign_names(engine, project, plan, rows)
+                + missing_images(engine, project, plan))
     if problems:
         raise PreflightFailed("; ".join(problems) + " (nothing was created)")
 

@@ -55,10 +55,15 @@ def prepare(rs: RunState, logger: Any) -> None:
 
 def observe(rs: RunState) -> list[Observed]:
     """The project's long-running containers as plain data, from one list call (Compose
-    does the same): no inspect per container."""
+    does the same): no inspect per container. The listing deploy made after the reaper
+    when there is one (nothing has created or removed a container since: this deployment
+    holds the lock)."""
     wanted = {sp.name for sp in rs.plan.services if sp.kind == "service"}
+    rows, rs.observed_rows = rs.observed_rows, None  # used once
+    if rows is None:
+        rows = rs.engine.container_rows(rs.project.name, oneoff=False)
     out = []
-    for row in rs.engine.container_rows(rs.project.name, oneoff=False):
+    for row in rows:
         labels = row.get("Labels") or {}
         service = labels.get(LABEL_SERVICE)
         if service not in wanted:

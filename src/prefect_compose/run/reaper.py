@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 
 from prefect_compose.engine import Engine
+from prefect_compose.engine.apiconfig import row_info
 from prefect_compose.errors import EngineError
 from prefect_compose.plan.labels import LABEL_FLOW_RUN
 from prefect_compose.plan.specs import ContainerSpec
@@ -38,13 +39,15 @@ def owned(spec: ContainerSpec, lifetime_s: float | None) -> ContainerSpec:
 
 
 def reap(engine: Engine, project: str, say: Callable[[str], None], *,
-         holding_lock: bool = False) -> list[str]:
+         holding_lock: bool = False, rows: list[dict] | None = None) -> list[str]:
     """Stop and remove the project's job containers whose run is gone, and settle the
     leftovers of an interrupted replacement (``holding_lock``: the caller holds the project's
-    deployment lock, so none of them can be a live run's); the names of what was acted on."""
+    deployment lock, so none of them can be a live run's); the names of what was acted on.
+    ``rows``: the project's long-running containers, listed already (Engine.container_rows
+    with oneoff=False), when the caller uses that listing again (run/deploy.py)."""
     removed = _reap_jobs(engine, project, say)
     if holding_lock or not _live_deployment(engine, project):
-        removed += reap_replacements(engine, project, say)
+        removed += reap_replacements(engine, project, say, rows=rows)
     return removed
 
 
@@ -64,12 +67,15 @@ _BACKUP = re.compile(r"^(?P<name>.+)-rollback-(?P<id>[0-9a-f]{12})$")
 _TEMPORARY = re.compile(r"^(?P<id>[0-9a-f]{12})_(?P<name>.+)$")
 
 
-def reap_replacements(engine: Engine, project: str, say: Callable[[str], None]) -> list[str]:
+def reap_replacements(engine: Engine, project: str, say: Callable[[str], None], *,
+                      rows: list[dict] | None = None) -> list[str]:
     """Old containers set aside (``NAME-rollback-ID``) by an `up` that died: restored when no
     container of their service runs, removed when one does; new containers never started
-    under their temporary name (``ID_NAME``): removed. One line each."""
-    containers = [c for c in engine.list_containers(project, oneoff=False, inspect=False)
-                  if c.service]
+    under their temporary name (``ID_NAME``): removed. One line each. ``rows``: as reap's."""
+    listed = (engine.list_containers(project, oneoff=False, inspect=False) if rows is None
+              else sorted((row_info(r) for r in rows),
+                          key=lambda c: (c.service or "", c.number or 0, c.name)))
+    containers = [c for c in listed if c.service]
     done: list[str] = []
     backups = [(c, m) for c in containers if (m := _BACKUP.match(c.name))
                and c.id.startswith(m.group("id"))]

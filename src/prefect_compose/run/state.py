@@ -115,6 +115,9 @@ class RunState:
     started: dict[str, threading.Event] = field(default_factory=dict)  # by service
     done: dict[str, threading.Event] = field(default_factory=dict)  # by step
     created: dict[str, str] = field(default_factory=dict)  # cid -> service, started by us
+    # the project's long-running containers as listed after the reaper (run/deploy.py), for
+    # converge's observe (run/prepare.py); None: list them there
+    observed_rows: list[dict] | None = None
     records: dict[str, StepRecord] = field(default_factory=dict)  # by step
     start_slots: threading.Semaphore | None = None
     journal: Journal = field(default_factory=Journal)  # replacements, for rollback

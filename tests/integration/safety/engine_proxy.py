@@ -4,6 +4,7 @@
         env = {"DOCKER_HOST": proxy.url}
         ...; proxy.cut()       # the engine is gone: every connection closed, none accepted
         ...; proxy.restore()   # it answers again, on the same socket
+        proxy.requests         # (method, path) of every request sent through it
 
 Every byte is forwarded to the real engine, so containers created through it are real ones
 (labelled with the test's project, cleaned up by the project fixture). Losing the engine this
@@ -16,18 +17,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 from pathlib import Path
 
 
+_REQUEST_LINE = re.compile(rb"(?:^|\r\n)(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]\r\n")
+
+
 class EngineProxy:
+    """``requests``: (method, path with query) of every request a client sent, in order."""
+
     def __init__(self, path: Path, target: str) -> None:
         self.path = Path(path)
         self.target = target
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []
 
     @property
     def url(self) -> str:
@@ -83,12 +91,16 @@ class EngineProxy:
                     upstream.close()
                     return
                 self._conns |= {client, upstream}
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, seen in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, seen), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, record: bool = False) -> None:
         try:
             while data := src.recv(65536):
+                if record:  # a request line starts a chunk or follows a CRLF
+                    with self._lock:
+                        self.requests += [(m.decode(), p.decode())
+                                          for m, p in _REQUEST_LINE.findall(data)]
                 dst.sendall(data)
         except OSError:
             pass
