@@ -82,6 +82,7 @@ class Opening:
         self.flow_id: str = ""
         self.flow_run_id: str | None = None
         self.flow = False
+        self._taken = False  # the flow run handed over: whoever took it ends it
         self._args = (find, verbose, plan, parameters)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._open, daemon=True,
@@ -124,8 +125,6 @@ class Opening:
         self._thread.join()
         run, self._taken = self.flow_run_id, True
         return run
-
-    _taken = False
 
     def abandon(self, exc: BaseException) -> None:
         """The engine could not be reached, or `up` was interrupted, before the deployment
