@@ -90,16 +90,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise
     mark("up: engine connected")
     try:
-        opening.join()
-        api = opening.api
-        if api is None:  # no server found on the thread: start the kept one, as before
+        if opening.join().api is None:  # no server in use: start the kept one, as before
             from prefect_compose.cli.server import configure_environment
 
             api = configure_environment(echo=lambda m: print(m, file=sys.stderr),
                                         autostart=True)
+            if api:  # started: its flow run, the same way, on this thread
+                opening = _open_flow_run(args, project, plan, find=lambda: api).join()
         mark("up: server found")
-        code = None if opening.flow else _up_direct(args, api, project, plan, engine,
-                                                     opening=opening)
+        code = (_up_direct(args, project, plan, engine, opening)
+                if opening.flow_run_id is not None else None)
         if code is not None:
             return code
         from prefect.logging.configuration import setup_logging
@@ -160,60 +160,45 @@ def _flow_parameters(args: argparse.Namespace, project) -> dict:
     return parameters
 
 
-def _open_flow_run(args: argparse.Namespace, project, plan):
-    """The direct `up`'s flow run, created on a thread (run/direct.py's Opening) when a server
-    is already in use; starting the kept server waits until the engine has answered."""
+def _open_flow_run(args: argparse.Namespace, project, plan, find=None):
+    """The direct `up`'s flow run, created on a thread (run/opening.py) in the server ``find``
+    names: by default one already in use (starting the kept server waits until the engine
+    has answered)."""
     from functools import partial
 
     from prefect_compose.cli.server import api_in_use
     from prefect_compose.run.milestones import flow_run_tags
     from prefect_compose.run.opening import Opening
 
-    return Opening(partial(api_in_use, point=True), args.verbose, plan, project.name,
+    return Opening(find or partial(api_in_use, point=True), args.verbose, plan, project.name,
                    _flow_parameters(args, project), flow_run_tags(project.name))
 
 
-def _up_direct(args: argparse.Namespace, api: str | None, project, plan, engine,
-               opening=None) -> int | None:
-    """`up` with Prefect off the critical path (run/direct.py), when it can be: the exit
-    code, or None to run the `compose-up` flow in this process instead. ``opening``: where
-    the flow run may have been created already (cmd_up)."""
+def _up_direct(args: argparse.Namespace, project, plan, engine, opening) -> int:
+    """`up` with Prefect off the critical path (run/direct.py), in the flow run ``opening``
+    created: the exit code."""
     from prefect_compose.run import direct
-    from prefect_compose.run.opening import tag_limited, wanted
-    from prefect_compose.run.rest import PrefectRest
 
-    reporter = None
-    if opening is not None and opening.flow_run_id is not None:
-        reporter = direct.RestReporter.opened(opening)
-        opening.take()  # direct.run ends it from here
-        rest = reporter.rest
-    else:
-        if not api or not wanted(args.verbose, api):
-            return None
-        rest = PrefectRest(api)
-        if tag_limited(rest, plan):
-            return None  # Prefect's task engine acquires the slots: the flow runs
+    reporter = direct.RestReporter.opened(opening)
+    opening.take()  # direct.run ends it from here
     from prefect_compose.run import liveview
     from prefect_compose.run.state import Options
     from prefect_compose.trace import mark
     from prefect_compose.units import parse_duration
 
-    parameters = _flow_parameters(args, project)
     options = Options(force_recreate=args.force_recreate, no_recreate=args.no_recreate,
                       echo=True, rollback=not args.no_rollback)
     settings = liveview.resolve(args.progress, args.ansi, args.verbose)
     try:
         with liveview.session(settings):
-            v = direct.run(rest, parameters, project, plan, engine, options,
+            v = direct.run(reporter, project, plan, engine, options,
                            wait_lock_s=parse_duration(args.wait_lock) if args.wait_lock
-                           else 0.0, reporter=reporter)
+                           else 0.0)
     except KeyboardInterrupt:
         engine.close()
         print("up: interrupted; containers this deployment started were stopped",
               file=sys.stderr)
         return 130
-    if v is None:
-        return None  # the server did not take the flow run: nothing done yet
     engine.close()
     mark("up: flow returned")
     print(f"up: {v.message}", file=sys.stderr)

@@ -7,7 +7,7 @@ import io
 import math
 import tarfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prefect_compose.plan.labels import LABEL_NUMBER, LABEL_SERVICE
@@ -123,6 +123,11 @@ def file_archive(files: Sequence[FileCopy]) -> bytes:
             info.uid, info.gid = f.uid or 0, f.gid or 0
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def in_order(infos: Iterable[ContainerInfo]) -> list[ContainerInfo]:
+    """Containers sorted by service, number and name (how listings are returned)."""
+    return sorted(infos, key=lambda c: (c.service or "", c.number or 0, c.name))
 
 
 def row_info(row: Mapping[str, Any]) -> ContainerInfo:

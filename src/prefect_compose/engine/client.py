@@ -26,7 +26,7 @@ import docker
 
 from prefect_compose.errors import EngineError, EngineUnavailable, ResourceNotFound
 from prefect_compose.engine.apiconfig import (container_config, container_info, file_archive,
-                                             row_info)
+                                             in_order, row_info)
 from prefect_compose.engine.events import EventHub, Subscription, block
 from prefect_compose.engine.images import ImagesMixin
 from prefect_compose.engine.logs import LogsMixin
@@ -188,7 +188,7 @@ class Engine(LogsMixin, ImagesMixin, ResourcesMixin):
             wanted[LABEL_ONEOFF] = "True" if oneoff else "False"
         result = self._containers_with(wanted, all=all, what=f"containers of project {project}",
                                        inspect=inspect)
-        return sorted(result, key=lambda c: (c.service or "", c.number or 0, c.name))
+        return in_order(result)
 
     def container_rows(self, project: str, oneoff: bool | None = None) -> list[dict]:
         """The project's containers as one list call reports them (no inspect each): ``Id``,

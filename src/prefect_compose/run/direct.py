@@ -36,8 +36,8 @@ from typing import Any
 
 from prefect_compose.plan.compile import Plan, Step
 from prefect_compose.run.deploy import deploy, step_finished
-from prefect_compose.run.milestones import flow_run_tags, task_tags
-from prefect_compose.run.opening import FLOW_NAME, Opening, create_flow_run
+from prefect_compose.run.milestones import task_tags
+from prefect_compose.run.opening import FLOW_NAME, Opening
 from prefect_compose.run.rest import PrefectRest, RestError
 from prefect_compose.run.state import Options, RunState, StepRecord, Verdict, task_state
 from prefect_compose.run.steps import StepLog, execute
@@ -48,7 +48,6 @@ FLUSH_S = 0.5  # logs and events go in batches, every this long (Prefect batches
 # deploy (1.2 against 0.6) to a server that shares two cores with the engine
 MAX_WORKERS = 32  # as the flow's ThreadPoolTaskRunner: ready steps beyond wait their turn
 TASK_KEY = "step-compose-up"
-SWITCH_S = 0.005  # while the opening's thread waits on the server and this one imports
 _LEVEL = logging.INFO  # Prefect's default run-logger level
 
 _warned = False
@@ -112,12 +111,6 @@ class RestReporter:
         self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
                                          name="prefect-compose-report")
         self._flusher.start()
-
-    @classmethod
-    def create(cls, rest: PrefectRest, name: str, parameters: dict[str, Any],
-               tags: list[str]) -> RestReporter:
-        """Create the flow run, Running (raises RestError when the server does not take it)."""
-        return cls(rest, *create_flow_run(rest, name, parameters, tags), name, tags)
 
     @classmethod
     def opened(cls, opening: Opening) -> RestReporter:
@@ -356,22 +349,12 @@ class _Runner:
 
 
 # -- the run -------------------------------------------------------------------------------------
-def run(rest: PrefectRest, parameters: dict[str, Any], project: Any, plan: Plan, engine: Any,
-        options: Options, *, wait_lock_s: float = 0.0,
-        reporter: RestReporter | None = None) -> Verdict | None:
-    """Deploy as the flow would, recorded over REST, in the flow run ``reporter`` holds (an
-    Opening's) or one created here. None when the server does not take the flow run (nothing
-    was done on the engine: the caller runs the flow instead)."""
-    if reporter is None:
-        try:
-            reporter = RestReporter.create(rest, project.name, parameters,
-                                           flow_run_tags(project.name))
-        except RestError as exc:
-            mark(f"direct: flow run not created ({exc})")
-            return None
-        mark("direct: flow run created")
+def run(reporter: RestReporter, project: Any, plan: Plan, engine: Any, options: Options, *,
+        wait_lock_s: float = 0.0) -> Verdict:
+    """Deploy as the flow would, recorded over REST in the flow run ``reporter`` holds (made
+    by run/opening.py, which decided the direct `up` may run)."""
     if not os.environ.get("PREFECT_API_URL"):  # the profile's server: the UI link needs it
-        os.environ["PREFECT_API_URL"] = rest.api_url
+        os.environ["PREFECT_API_URL"] = reporter.rest.api_url
     rs = RunState(project=project, plan=plan, engine=engine,
                   flow_run_id=reporter.flow_run_id, options=options)
     runner = _Runner(rs, reporter)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 
 from prefect_compose.engine import Engine
-from prefect_compose.engine.apiconfig import row_info
+from prefect_compose.engine.apiconfig import in_order, row_info
 from prefect_compose.errors import EngineError
 from prefect_compose.plan.labels import LABEL_FLOW_RUN
 from prefect_compose.plan.specs import ContainerSpec
@@ -73,8 +73,7 @@ def reap_replacements(engine: Engine, project: str, say: Callable[[str], None], 
     container of their service runs, removed when one does; new containers never started
     under their temporary name (``ID_NAME``): removed. One line each. ``rows``: as reap's."""
     listed = (engine.list_containers(project, oneoff=False, inspect=False) if rows is None
-              else sorted((row_info(r) for r in rows),
-                          key=lambda c: (c.service or "", c.number or 0, c.name)))
+              else in_order(row_info(r) for r in rows))
     containers = [c for c in listed if c.service]
     done: list[str] = []
     backups = [(c, m) for c in containers if (m := _BACKUP.match(c.name))

@@ -14,7 +14,7 @@ import pytest
 
 from prefect_compose.run.direct import RestReporter, TaskRunRecord
 from prefect_compose.run.opening import tag_limited
-from prefect_compose.run.rest import PrefectRest, RestError
+from prefect_compose.run.rest import RestError
 from prefect_compose.run.state import StepOutcome, StepRecord
 
 
@@ -158,8 +158,6 @@ def test_a_deployment_that_raises_must_end_its_flow_run_failed_or_cancelled(
         def close(self, status: str, message: str) -> None:
             closed.append((status, message))
 
-    monkeypatch.setattr(direct.RestReporter, "create", classmethod(lambda *a, **k: Reporter()))
-
     def deploy(*a, **k):
         raise error
 
@@ -170,8 +168,7 @@ def test_a_deployment_that_raises_must_end_its_flow_run_failed_or_cancelled(
     example = Path(__file__).resolve().parents[3] / "examples" / "release" / "compose.yaml"
     project, plan = load_and_compile(ProjectOptions(files=[str(example)]))
     with pytest.raises(type(error)):
-        direct.run(PrefectRest("http://127.0.0.1:9/api"), {}, project, plan, engine=None,
-                   options=Options(echo=False))
+        direct.run(Reporter(), project, plan, engine=None, options=Options(echo=False))
     assert [c[0] for c in closed] == [status]
     if status == "failed":
         assert "RuntimeError: boom" in closed[0][1]
