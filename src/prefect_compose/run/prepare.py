@@ -25,6 +25,8 @@ def prepare(rs: RunState, logger: Any) -> None:
         build_image(engine, b, on_log=lambda line, s=b.services[0]: logger.debug(
             f"build {s}: {line}"))
         logger.info(f"built {', '.join(b.tags)} in {time.monotonic() - t0:.1f}s")
+    if plan.builds:  # a build can take minutes: converge looks at the containers again
+        rs.observed_rows = None
     image_ids: dict[str, str] = {}
     ids_by_ref: dict[str, str] = {}  # one inspect per image, not one per service
 
@@ -56,8 +58,7 @@ def prepare(rs: RunState, logger: Any) -> None:
 def observe(rs: RunState) -> list[Observed]:
     """The project's long-running containers as plain data, from one list call (Compose
     does the same): no inspect per container. The listing deploy made after the reaper
-    when there is one (nothing has created or removed a container since: this deployment
-    holds the lock)."""
+    when there is one (milliseconds ago, under this deployment's lock; none after a build)."""
     wanted = {sp.name for sp in rs.plan.services if sp.kind == "service"}
     rows, rs.observed_rows = rs.observed_rows, None  # used once
     if rows is None:

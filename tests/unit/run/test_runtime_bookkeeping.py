@@ -263,3 +263,36 @@ def test_the_converge_decisions_must_be_one_log_record_a_line_a_service(deploy):
     again = deploy(compose, run.engine)
     records = [m for _, m in again.logger.lines if m.startswith("converge")]
     assert len(records) == 1 and records[0].count("keep (up to date)") == 5, records
+
+
+class _Builder(FakeEngine):
+    def build(self, **kwargs) -> str:
+        return "sha256:img1"
+
+
+def test_converge_must_read_the_listing_deploy_made_unless_a_build_ran_since(deploy, tmp_path):
+    """deploy lists the project's containers once, for the reaper, the name check and
+    converge (run/deploy.py). A build can take minutes: after one, converge lists again,
+    or it could keep a container that stopped meanwhile. Here the handed listing is stale on
+    purpose (it shows nothing): used without a build, fresh after one."""
+    from conftest import ListLogger, _project
+
+    from prefect_compose.plan.compile import compile_plan
+    from prefect_compose.plan.converge import Action
+    from prefect_compose.run.prepare import prepare
+    from prefect_compose.run.state import Options, RunState
+
+    for compose, listed_again in (
+            "services:\n  web:\n    image: busybox:latest\n    command: [sleep, '60']\n",
+            False), (
+            "services:\n  web:\n    build: .\n    image: web:dev\n    command: [sleep, '60']\n",
+            True):
+        engine = _Builder()
+        deploy(compose, engine)  # web runs, up to date
+        project = _project(tmp_path, compose, "demo")
+        rs = RunState(project=project, plan=compile_plan(project), engine=engine,
+                      flow_run_id="flow-run-2", options=Options(echo=False))
+        rs.observed_rows = []  # stale: web is running
+        prepare(rs, ListLogger())
+        want = Action.KEEP if listed_again else Action.CREATE
+        assert rs.decisions["web"].action is want, (compose, rs.decisions["web"])
