@@ -127,6 +127,47 @@ def test_direct_up_must_send_container_output_to_the_task_run_logs(
         pc.cleanup_project(docker_client, project)
 
 
+def test_an_unchanged_redeploy_must_record_each_kept_service_with_one_state(
+        pc, prefect_server, busybox_image, docker_client):
+    """A service left running is recorded with its end state only (Completed, "unchanged",
+    with a start and an end; a Prefect server spends about 10 ms of CPU on each state
+    event), and with no "up to date" log line; the steps that act keep every state. The
+    final states, tags, edges and times are still the flow's for the same redeploy."""
+    from prefect.client.orchestration import get_client
+
+    from prefect_fixtures import logs_of
+
+    records = {}
+    for engine in ("direct", "prefect"):
+        project = f"kept-{engine}-{int(time.time()) % 100000}"
+        try:
+            for _ in range(2):
+                res = pc.run_cli("up", EXAMPLE, project,
+                                 env={"PREFECT_COMPOSE_ENGINE": engine}, timeout=180)
+                assert res.rc == 0, res.show()
+            rec = _record(pc, project, 6)
+            records[engine] = {n: v[:2] + v[3:] for n, v in rec["tasks"].items()}
+            if engine != "direct":
+                continue
+            run = pc.flow_run_of(project)
+            trs = pc.task_runs_by_name(run.id)
+            with get_client(sync_client=True) as client:
+                states = {n: [(s.type.value, s.name, s.message)
+                              for s in client.read_task_run_states(t.id)]
+                          for n, t in trs.items()}
+            assert states["db"] == [("COMPLETED", "Completed", "db: unchanged")], states
+            assert states["web"] == [("COMPLETED", "Completed", "web: unchanged")], states
+            assert [s[0] for s in states["migrate"]] == ["PENDING", "RUNNING", "COMPLETED"]
+            health = next(n for n in states if n.startswith("db") and n != "db")
+            assert [s[0] for s in states[health]] == ["PENDING", "RUNNING", "COMPLETED"]
+            logs = logs_of(run.id, contains="keep (up to date)")
+            assert any("db: keep (up to date)" in m for m in logs), logs
+            assert not any("is up to date" in m for m in logs), logs
+        finally:
+            pc.cleanup_project(docker_client, project)
+    assert records["direct"] == records["prefect"]
+
+
 class _BreakingPrefect:
     """A Prefect API that creates the flow run, then fails every other call (HTTP 503): a
     server that goes away mid-deployment. Loopback, a free port, stopped by the test."""

@@ -29,8 +29,7 @@ def start_service(rs: RunState, step: Step, log: StepLog) -> None:
     if decision.action is Action.KEEP:
         rs.containers[name] = decision.current.id
         record.outcome = StepOutcome.UNCHANGED
-        rs.out.status(name, "up to date")
-        log.logger.info(f"{decision.current.name} is up to date: left running")
+        rs.out.status(name, "up to date")  # no log line: the run's converge record says so
     elif decision.action is Action.START:
         cid = decision.current.id
         rs.containers[name] = cid
