@@ -25,6 +25,7 @@ events), and each process's peak RSS (wait4).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -106,6 +107,11 @@ def summarize(res: dict) -> list[dict]:
     return rows
 
 
+def _s(seconds: float) -> str:
+    """Seconds, or "-" where there is no figure (an unchanged redeploy starts no container)."""
+    return "-" if math.isnan(seconds) else f"{seconds:.2f} s"
+
+
 def table(rows: list[dict]) -> str:
     head = ("| server | graph | phase | ours | Compose v2 | ratio (median of pairs) | floor | "
             "ours over floor / cp step | Compose over floor / cp step | ours: first start | "
@@ -116,8 +122,8 @@ def table(rows: list[dict]) -> str:
             f"| {r['mode']} | {r['graph']} ({r['cp_steps']} cp steps) | {r['phase']} | "
             f"{r['ours']:.2f} s | {r['compose']:.2f} s | **{r['ratio']:.2f}** | "
             f"{r['floor']:.2f} s | {r['ours_over_floor_per_step'] * 1000:.0f} ms | "
-            f"{r['compose_over_floor_per_step'] * 1000:.0f} ms | {r['ours_first_start']:.2f} s | "
-            f"{r['compose_first_start']:.2f} s | {r['ours_rss_mb']:.0f} MB | "
+            f"{r['compose_over_floor_per_step'] * 1000:.0f} ms | {_s(r['ours_first_start'])} | "
+            f"{_s(r['compose_first_start'])} | {r['ours_rss_mb']:.0f} MB | "
             f"{r['requests_per_step']:.1f} |")
     return "\n".join(lines)
 
